@@ -1,0 +1,169 @@
+// Package identity is the identity module: the consortium authority, the
+// organisations it admits, their members and roles, patients who register
+// themselves and are attested by providers, patients' delegates, and key
+// rotation.
+//
+// Authority: genesis names a set of regulator accounts and a threshold M. An
+// authority action (admit or remove an organisation) takes effect once M
+// distinct regulators have submitted the same action; each submission is an
+// approval, and the action's ID is the hash of its message type and bytes.
+//
+// Every authorisation rule lives here, in Apply: the API never decides who
+// may do what.
+package identity
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+
+	"medledger"
+	"medledger/internal/state"
+)
+
+// KeyRecord is one signing or encryption key an account has held.
+type KeyRecord struct {
+	SigningKey    []byte `cbor:"1,keyasint,omitempty"`
+	EncryptionKey []byte `cbor:"2,keyasint,omitempty"`
+	Since         int64  `cbor:"3,keyasint"` // height from which it is current
+}
+
+// Attestation is a provider organisation's KYC statement about a patient.
+type Attestation struct {
+	Org    string       `cbor:"1,keyasint"`
+	By     medledger.ID `cbor:"2,keyasint"`
+	Method string       `cbor:"3,keyasint"`
+	Height int64        `cbor:"4,keyasint"`
+	Time   int64        `cbor:"5,keyasint"`
+}
+
+// Delegate is someone a patient appointed to act for them.
+type Delegate struct {
+	ID       medledger.ID `cbor:"1,keyasint"`
+	Relation string       `cbor:"2,keyasint"`
+	Expires  int64        `cbor:"3,keyasint,omitempty"` // Unix seconds; 0 means no expiry
+	Since    int64        `cbor:"4,keyasint"`           // height
+}
+
+// Active reports whether the delegation is in force at block time now.
+func (d Delegate) Active(now int64) bool { return d.Expires == 0 || now < d.Expires }
+
+// Account is a registered patient, member or regulator.
+type Account struct {
+	ID            medledger.ID          `cbor:"1,keyasint"`
+	Kind          medledger.AccountKind `cbor:"2,keyasint"`
+	Status        medledger.Status      `cbor:"3,keyasint"`
+	SigningKey    []byte                `cbor:"4,keyasint"`
+	EncryptionKey []byte                `cbor:"5,keyasint"`
+	// Keys is every key the account has held, oldest first, so signatures
+	// and wraps made under old keys stay checkable.
+	Keys         []KeyRecord      `cbor:"6,keyasint"`
+	Org          string           `cbor:"7,keyasint,omitempty"`
+	Roles        []medledger.Role `cbor:"8,keyasint,omitempty"`
+	Attestations []Attestation    `cbor:"9,keyasint,omitempty"`
+	Delegates    []Delegate       `cbor:"10,keyasint,omitempty"`
+	Created      int64            `cbor:"11,keyasint"`
+	Updated      int64            `cbor:"12,keyasint"`
+}
+
+// Org is an admitted organisation.
+type Org struct {
+	ID           string            `cbor:"1,keyasint"`
+	Type         medledger.OrgType `cbor:"2,keyasint"`
+	Name         string            `cbor:"3,keyasint"`
+	Licence      string            `cbor:"4,keyasint"`
+	GatewayURL   string            `cbor:"5,keyasint,omitempty"`
+	ValidatorKey []byte            `cbor:"6,keyasint,omitempty"`
+	Status       medledger.Status  `cbor:"7,keyasint"`
+	Admin        medledger.ID      `cbor:"8,keyasint"` // the first admin, enrolled at admission
+	Admitted     int64             `cbor:"9,keyasint"`
+	Updated      int64             `cbor:"10,keyasint"`
+}
+
+// Authority is the consortium authority: regulators and their threshold.
+type Authority struct {
+	Regulators []medledger.ID `cbor:"1,keyasint"`
+	Threshold  int            `cbor:"2,keyasint"`
+}
+
+// Proposal is an authority action still short of its threshold.
+type Proposal struct {
+	ID        string         `cbor:"1,keyasint"`
+	MsgType   string         `cbor:"2,keyasint"`
+	Msg       []byte         `cbor:"3,keyasint"`
+	Approvals []medledger.ID `cbor:"4,keyasint"`
+	Created   int64          `cbor:"5,keyasint"`
+}
+
+// ProposalID names an authority action by its content.
+func ProposalID(msgType string, msg []byte) string {
+	h := sha256.New()
+	h.Write([]byte(msgType))
+	h.Write([]byte{0})
+	h.Write(msg)
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+func get[T any](r state.Reader, key []byte) (*T, error) {
+	b, err := r.Get(key)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	v := new(T)
+	if err := medledger.UnmarshalTrusted(b, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func put(w state.ReadWriter, key []byte, v any) error {
+	return w.Set(key, medledger.MustMarshal(v))
+}
+
+// GetAccount returns the account with the given ID, or nil.
+func GetAccount(r state.Reader, id medledger.ID) (*Account, error) {
+	return get[Account](r, AccountKey(id))
+}
+
+// GetOrg returns the organisation with the given ID, or nil.
+func GetOrg(r state.Reader, id string) (*Org, error) { return get[Org](r, OrgKey(id)) }
+
+// GetAuthority returns the consortium authority.
+func GetAuthority(r state.Reader) (*Authority, error) {
+	a, err := get[Authority](r, AuthorityKey())
+	if err == nil && a == nil {
+		err = medledger.Errorf(medledger.KindInternal, "no consortium authority in state")
+	}
+	return a, err
+}
+
+// GetProposal returns the pending proposal with the given ID, or nil.
+func GetProposal(r state.Reader, id string) (*Proposal, error) {
+	return get[Proposal](r, ProposalKey(id))
+}
+
+// LoadPrincipal resolves an account to the principal the state machine
+// authorises. It returns a KindUnknownAccount error for an unknown ID.
+func LoadPrincipal(r state.Reader, id medledger.ID) (medledger.Principal, *Account, error) {
+	a, err := GetAccount(r, id)
+	if err != nil {
+		return medledger.Principal{}, nil, err
+	}
+	if a == nil {
+		return medledger.Principal{}, nil, medledger.Errorf(medledger.KindUnknownAccount, "account %s is not registered", id)
+	}
+	p := medledger.Principal{ID: a.ID, Kind: a.Kind, Status: a.Status, Org: a.Org, Roles: a.Roles}
+	if a.Org != "" {
+		o, err := GetOrg(r, a.Org)
+		if err != nil {
+			return p, nil, err
+		}
+		if o == nil {
+			return p, nil, medledger.Errorf(medledger.KindInternal, "member %s of missing organisation %s", a.ID, a.Org)
+		}
+		p.OrgType = o.Type
+		if o.Status != medledger.StatusActive && p.Status == medledger.StatusActive {
+			p.Status = o.Status
+		}
+	}
+	return p, a, nil
+}
