@@ -22,26 +22,26 @@ import (
 
 // KeyRecord is one signing or encryption key an account has held.
 type KeyRecord struct {
-	SigningKey    []byte `cbor:"1,keyasint,omitempty"`
-	EncryptionKey []byte `cbor:"2,keyasint,omitempty"`
-	Since         int64  `cbor:"3,keyasint"` // height from which it is current
+	SigningKey    []byte `cbor:"1,keyasint,omitempty" json:"signing_key,omitempty"`
+	EncryptionKey []byte `cbor:"2,keyasint,omitempty" json:"encryption_key,omitempty"`
+	Since         int64  `cbor:"3,keyasint" json:"since"` // height from which it is current
 }
 
 // Attestation is a provider organisation's KYC statement about a patient.
 type Attestation struct {
-	Org    string       `cbor:"1,keyasint"`
-	By     medledger.ID `cbor:"2,keyasint"`
-	Method string       `cbor:"3,keyasint"`
-	Height int64        `cbor:"4,keyasint"`
-	Time   int64        `cbor:"5,keyasint"`
+	Org    string       `cbor:"1,keyasint" json:"org"`
+	By     medledger.ID `cbor:"2,keyasint" json:"by"`
+	Method string       `cbor:"3,keyasint" json:"method"`
+	Height int64        `cbor:"4,keyasint" json:"height"`
+	Time   int64        `cbor:"5,keyasint" json:"time"`
 }
 
 // Delegate is someone a patient appointed to act for them.
 type Delegate struct {
-	ID       medledger.ID `cbor:"1,keyasint"`
-	Relation string       `cbor:"2,keyasint"`
-	Expires  int64        `cbor:"3,keyasint,omitempty"` // Unix seconds; 0 means no expiry
-	Since    int64        `cbor:"4,keyasint"`           // height
+	ID       medledger.ID `cbor:"1,keyasint" json:"id"`
+	Relation string       `cbor:"2,keyasint" json:"relation"`
+	Expires  int64        `cbor:"3,keyasint,omitempty" json:"expires,omitempty"` // Unix seconds; 0 means no expiry
+	Since    int64        `cbor:"4,keyasint" json:"since"`                       // height
 }
 
 // Active reports whether the delegation is in force at block time now.
@@ -49,49 +49,49 @@ func (d Delegate) Active(now int64) bool { return d.Expires == 0 || now < d.Expi
 
 // Account is a registered patient, member or regulator.
 type Account struct {
-	ID            medledger.ID          `cbor:"1,keyasint"`
-	Kind          medledger.AccountKind `cbor:"2,keyasint"`
-	Status        medledger.Status      `cbor:"3,keyasint"`
-	SigningKey    []byte                `cbor:"4,keyasint"`
-	EncryptionKey []byte                `cbor:"5,keyasint"`
+	ID            medledger.ID          `cbor:"1,keyasint" json:"id"`
+	Kind          medledger.AccountKind `cbor:"2,keyasint" json:"kind"`
+	Status        medledger.Status      `cbor:"3,keyasint" json:"status"`
+	SigningKey    []byte                `cbor:"4,keyasint" json:"signing_key"`
+	EncryptionKey []byte                `cbor:"5,keyasint" json:"encryption_key"`
 	// Keys is every key the account has held, oldest first, so signatures
 	// and wraps made under old keys stay checkable.
-	Keys         []KeyRecord      `cbor:"6,keyasint"`
-	Org          string           `cbor:"7,keyasint,omitempty"`
-	Roles        []medledger.Role `cbor:"8,keyasint,omitempty"`
-	Attestations []Attestation    `cbor:"9,keyasint,omitempty"`
-	Delegates    []Delegate       `cbor:"10,keyasint,omitempty"`
-	Created      int64            `cbor:"11,keyasint"`
-	Updated      int64            `cbor:"12,keyasint"`
+	Keys         []KeyRecord      `cbor:"6,keyasint" json:"keys"`
+	Org          string           `cbor:"7,keyasint,omitempty" json:"org,omitempty"`
+	Roles        []medledger.Role `cbor:"8,keyasint,omitempty" json:"roles,omitempty"`
+	Attestations []Attestation    `cbor:"9,keyasint,omitempty" json:"attestations,omitempty"`
+	Delegates    []Delegate       `cbor:"10,keyasint,omitempty" json:"delegates,omitempty"`
+	Created      int64            `cbor:"11,keyasint" json:"created"`
+	Updated      int64            `cbor:"12,keyasint" json:"updated"`
 }
 
 // Org is an admitted organisation.
 type Org struct {
-	ID           string            `cbor:"1,keyasint"`
-	Type         medledger.OrgType `cbor:"2,keyasint"`
-	Name         string            `cbor:"3,keyasint"`
-	Licence      string            `cbor:"4,keyasint"`
-	GatewayURL   string            `cbor:"5,keyasint,omitempty"`
-	ValidatorKey []byte            `cbor:"6,keyasint,omitempty"`
-	Status       medledger.Status  `cbor:"7,keyasint"`
-	Admin        medledger.ID      `cbor:"8,keyasint"` // the first admin, enrolled at admission
-	Admitted     int64             `cbor:"9,keyasint"`
-	Updated      int64             `cbor:"10,keyasint"`
+	ID           string            `cbor:"1,keyasint" json:"id"`
+	Type         medledger.OrgType `cbor:"2,keyasint" json:"type"`
+	Name         string            `cbor:"3,keyasint" json:"name"`
+	Licence      string            `cbor:"4,keyasint" json:"licence"`
+	GatewayURL   string            `cbor:"5,keyasint,omitempty" json:"gateway_u_r_l,omitempty"`
+	ValidatorKey []byte            `cbor:"6,keyasint,omitempty" json:"validator_key,omitempty"`
+	Status       medledger.Status  `cbor:"7,keyasint" json:"status"`
+	Admin        medledger.ID      `cbor:"8,keyasint" json:"admin"` // the first admin, enrolled at admission
+	Admitted     int64             `cbor:"9,keyasint" json:"admitted"`
+	Updated      int64             `cbor:"10,keyasint" json:"updated"`
 }
 
 // Authority is the consortium authority: regulators and their threshold.
 type Authority struct {
-	Regulators []medledger.ID `cbor:"1,keyasint"`
-	Threshold  int            `cbor:"2,keyasint"`
+	Regulators []medledger.ID `cbor:"1,keyasint" json:"regulators"`
+	Threshold  int            `cbor:"2,keyasint" json:"threshold"`
 }
 
 // Proposal is an authority action still short of its threshold.
 type Proposal struct {
-	ID        string         `cbor:"1,keyasint"`
-	MsgType   string         `cbor:"2,keyasint"`
-	Msg       []byte         `cbor:"3,keyasint"`
-	Approvals []medledger.ID `cbor:"4,keyasint"`
-	Created   int64          `cbor:"5,keyasint"`
+	ID        string         `cbor:"1,keyasint" json:"id"`
+	MsgType   string         `cbor:"2,keyasint" json:"msg_type"`
+	Msg       []byte         `cbor:"3,keyasint" json:"msg"`
+	Approvals []medledger.ID `cbor:"4,keyasint" json:"approvals"`
+	Created   int64          `cbor:"5,keyasint" json:"created"`
 }
 
 // ProposalID names an authority action by its content.

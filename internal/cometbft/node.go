@@ -1,0 +1,267 @@
+package cometbft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/cometbft/cometbft/blocksync"
+	cfg "github.com/cometbft/cometbft/config"
+	cs "github.com/cometbft/cometbft/consensus"
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+	"github.com/cometbft/cometbft/mempool"
+	nm "github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
+	"github.com/cometbft/cometbft/proxy"
+	"github.com/cometbft/cometbft/rpc/client/local"
+	ctypes "github.com/cometbft/cometbft/rpc/core/types"
+	sm "github.com/cometbft/cometbft/state"
+	"github.com/cometbft/cometbft/statesync"
+
+	"medledger"
+)
+
+// Node is an embedded CometBFT node running an App.
+type Node struct {
+	cfg    *cfg.Config
+	app    *App
+	node   *nm.Node
+	client *local.Local
+}
+
+type metrics struct {
+	cs        *cs.Metrics
+	p2p       *p2p.Metrics
+	mempool   *mempool.Metrics
+	state     *sm.Metrics
+	proxy     *proxy.Metrics
+	blocksync *blocksync.Metrics
+	statesync *statesync.Metrics
+}
+
+var (
+	metricsOnce sync.Once
+	sharedSet   metrics
+)
+
+// sharedMetrics registers CometBFT's Prometheus metrics with the default
+// registry once per process, and every node in the process (tests start
+// several) shares them. CometBFT's own metrics server stays off: the API
+// serves the default registry at /metrics.
+func sharedMetrics(c *cfg.InstrumentationConfig) nm.MetricsProvider {
+	return func(chainID string) (*cs.Metrics, *p2p.Metrics, *mempool.Metrics, *sm.Metrics, *proxy.Metrics, *blocksync.Metrics, *statesync.Metrics) {
+		metricsOnce.Do(func() {
+			on := *c
+			on.Prometheus = true
+			m := &sharedSet
+			m.cs, m.p2p, m.mempool, m.state, m.proxy, m.blocksync, m.statesync = nm.DefaultMetricsProvider(&on)(chainID)
+		})
+		m := &sharedSet
+		return m.cs, m.p2p, m.mempool, m.state, m.proxy, m.blocksync, m.statesync
+	}
+}
+
+// NewNode creates (but does not start) a CometBFT node for app with the
+// configuration in c, whose RootDir is the node's home.
+func NewNode(c *cfg.Config, app *App, log *slog.Logger, cometLevel slog.Level) (*Node, error) {
+	nodeKey, err := p2p.LoadOrGenNodeKey(c.NodeKeyFile())
+	if err != nil {
+		return nil, fmt.Errorf("node key: %w", err)
+	}
+	pv := privval.LoadOrGenFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile())
+	n, err := nm.NewNode(c, pv, nodeKey, proxy.NewLocalClientCreator(app),
+		nm.DefaultGenesisDocProviderFunc(c), cfg.DefaultDBProvider, sharedMetrics(c.Instrumentation),
+		&logger{l: log.With("module", "cometbft"), info: cometLevel})
+	if err != nil {
+		return nil, err
+	}
+	return &Node{cfg: c, app: app, node: n, client: local.New(n)}, nil
+}
+
+// Start starts consensus, P2P and CometBFT's RPC server.
+func (n *Node) Start() error { return n.node.Start() }
+
+// Stop stops the node and waits for it.
+func (n *Node) Stop() error {
+	if !n.node.IsRunning() {
+		return nil
+	}
+	err := n.node.Stop()
+	n.node.Wait()
+	return err
+}
+
+// NodeID returns the node's P2P ID.
+func (n *Node) NodeID() string { return string(n.node.NodeInfo().ID()) }
+
+// RPCAddress returns CometBFT's RPC listen address.
+func (n *Node) RPCAddress() string { return n.cfg.RPC.ListenAddress }
+
+// Height returns the latest committed block height.
+func (n *Node) Height() int64 { return n.node.BlockStore().Height() }
+
+// CatchingUp reports whether the node is still syncing.
+func (n *Node) CatchingUp() bool {
+	st, err := n.client.Status(context.Background())
+	return err != nil || st.SyncInfo.CatchingUp
+}
+
+// Broadcast submits a tx to the mempool and returns once CheckTx has
+// decided.
+func (n *Node) Broadcast(ctx context.Context, tx []byte) (*medledger.TxStatus, error) {
+	hash := medledger.TxHash(tx)
+	res, err := n.client.BroadcastTxSync(ctx, tx)
+	switch {
+	case errors.Is(err, mempool.ErrTxInCache):
+		// Seen before: say where it is.
+		return n.TxStatus(ctx, hash)
+	case err != nil && isMempoolFull(err):
+		return nil, medledger.Errorf(medledger.KindUnavailable, "mempool is full; retry later")
+	case err != nil && strings.Contains(err.Error(), "tx too large"):
+		return nil, medledger.Errorf(medledger.KindTooLarge, "tx is larger than the mempool accepts")
+	case err != nil:
+		return nil, err
+	}
+	st := &medledger.TxStatus{Hash: hash, Status: medledger.TxPending, Code: medledger.Kind(res.Code), Log: res.Log}
+	if res.Code != 0 {
+		st.Status = medledger.TxRejected
+		st.Kind = st.Code.String()
+	}
+	return st, nil
+}
+
+func isMempoolFull(err error) bool {
+	var full mempool.ErrMempoolIsFull
+	return errors.As(err, &full)
+}
+
+// TxStatus says whether a tx is committed, pending or unknown.
+func (n *Node) TxStatus(ctx context.Context, hash []byte) (*medledger.TxStatus, error) {
+	res, err := n.client.Tx(ctx, hash, false)
+	if err != nil {
+		status := medledger.TxUnknown
+		if n.app.Pending(hash) {
+			status = medledger.TxPending
+		}
+		return &medledger.TxStatus{Hash: hash, Status: status}, nil
+	}
+	return txResult(res), nil
+}
+
+func txResult(res *ctypes.ResultTx) *medledger.TxStatus {
+	st := &medledger.TxStatus{Hash: medledger.HexBytes(res.Hash), Status: medledger.TxCommitted, Height: res.Height,
+		Index: res.Index, Code: medledger.Kind(res.TxResult.Code), Log: res.TxResult.Log, Events: fromABCI(res.TxResult.Events)}
+	if st.Code != 0 {
+		st.Kind = st.Code.String()
+	}
+	return st
+}
+
+func fromABCI(evs []abci.Event) []medledger.Event {
+	out := make([]medledger.Event, 0, len(evs))
+	for _, e := range evs {
+		me := medledger.Event{Type: e.Type}
+		for _, a := range e.Attributes {
+			me.Attrs = append(me.Attrs, medledger.Attr{Key: a.Key, Value: a.Value, Index: a.Index})
+		}
+		out = append(out, me)
+	}
+	return out
+}
+
+// WaitCommitted polls until the tx is committed or ctx ends.
+func (n *Node) WaitCommitted(ctx context.Context, hash []byte) (*medledger.TxStatus, error) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		st, err := n.TxStatus(ctx, hash)
+		if err != nil || st.Status == medledger.TxCommitted {
+			return st, err
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// SearchTxs finds committed txs by event query, for example
+// "identity.org_admitted.org='st-marys'". page starts at 1.
+func (n *Node) SearchTxs(ctx context.Context, query string, page, perPage int) ([]*medledger.TxStatus, int, error) {
+	res, err := n.client.TxSearch(ctx, query, false, &page, &perPage, "asc")
+	if err != nil {
+		return nil, 0, medledger.Errorf(medledger.KindInvalid, "event query: %v", err)
+	}
+	out := make([]*medledger.TxStatus, len(res.Txs))
+	for i, r := range res.Txs {
+		out[i] = txResult(r)
+	}
+	return out, res.TotalCount, nil
+}
+
+// Header returns the header of block height (0 for the latest).
+func (n *Node) Header(ctx context.Context, height int64) (*medledger.Header, error) {
+	var hp *int64
+	if height > 0 {
+		if height > n.Height() {
+			return nil, medledger.Errorf(medledger.KindNotFound, "block %d is not committed yet (latest is %d)", height, n.Height())
+		}
+		hp = &height
+	}
+	b, err := n.client.Block(ctx, hp)
+	if err != nil {
+		return nil, medledger.Errorf(medledger.KindNotFound, "block %d: %v", height, err)
+	}
+	h := b.Block.Header
+	return &medledger.Header{ChainID: h.ChainID, Height: h.Height, Time: h.Time, AppHash: medledger.HexBytes(h.AppHash),
+		BlockHash: medledger.HexBytes(b.BlockID.Hash), DataHash: medledger.HexBytes(h.DataHash),
+		ValidatorsHash: medledger.HexBytes(h.ValidatorsHash), LastResultsHash: medledger.HexBytes(h.LastResultsHash),
+		ProposerAddress: medledger.HexBytes(h.ProposerAddress), NumTxs: len(b.Block.Txs)}, nil
+}
+
+// Status describes the node and chain.
+func (n *Node) Status(ctx context.Context) (*medledger.NodeStatus, error) {
+	st, err := n.client.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &medledger.NodeStatus{ChainID: st.NodeInfo.Network, NodeID: string(st.NodeInfo.DefaultNodeID), Moniker: st.NodeInfo.Moniker,
+		Version: medledger.Version, AppVersion: medledger.AppVersion, LatestHeight: st.SyncInfo.LatestBlockHeight,
+		LatestAppHash: medledger.HexBytes(st.SyncInfo.LatestAppHash), LatestBlockTime: st.SyncInfo.LatestBlockTime,
+		CatchingUp: st.SyncInfo.CatchingUp, Peers: n.node.Switch().Peers().Size()}
+	perPage := 100
+	vals, err := n.client.Validators(ctx, nil, nil, &perPage)
+	if err == nil {
+		for _, v := range vals.Validators {
+			out.Validators = append(out.Validators, medledger.Validator{Address: medledger.HexBytes(v.Address), PubKey: v.PubKey.Bytes(), Power: v.VotingPower})
+		}
+	}
+	return out, nil
+}
+
+// proofOps wraps an ICS-23 proof the way Cosmos chains return it.
+func proofOps(key, proof []byte) *cmtcrypto.ProofOps {
+	return &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{{Type: "ics23:iavl", Key: key, Data: proof}}}
+}
+
+// logger adapts slog to CometBFT's logger. CometBFT's info lines (one per
+// consensus step) go to the configured level, by default debug.
+type logger struct {
+	l    *slog.Logger
+	info slog.Level
+}
+
+func (g *logger) Debug(msg string, kv ...any) { g.l.Debug(msg, kv...) }
+func (g *logger) Info(msg string, kv ...any)  { g.l.Log(context.Background(), g.info, msg, kv...) }
+func (g *logger) Error(msg string, kv ...any) { g.l.Error(msg, kv...) }
+func (g *logger) With(kv ...any) cmtlog.Logger {
+	return &logger{l: g.l.With(kv...), info: g.info}
+}

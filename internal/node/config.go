@@ -1,0 +1,153 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Config is medledger's own node configuration, in <home>/config/app.toml.
+// CometBFT's settings stay in config.toml.
+type Config struct {
+	API   APIConfig   `toml:"api"`
+	Log   LogConfig   `toml:"log"`
+	Store StoreConfig `toml:"store"`
+}
+
+// APIConfig configures the REST API.
+type APIConfig struct {
+	// Listen is host:port; port 0 picks a free port.
+	Listen string `toml:"listen"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // text or json
+	// CometBFTInfo is the level at which CometBFT's routine info lines are
+	// logged; "debug" keeps them out of an info-level log.
+	CometBFTInfo string `toml:"cometbft_info"`
+}
+
+// StoreConfig configures the authenticated store.
+type StoreConfig struct {
+	// KeepVersions is how many recent versions to keep for proofs at old
+	// heights; 0 keeps all.
+	KeepVersions int64 `toml:"keep_versions"`
+	// CacheSize is the IAVL node cache size.
+	CacheSize int `toml:"cache_size"`
+}
+
+// DefaultAPIListen is where the API listens unless configured otherwise.
+const DefaultAPIListen = "127.0.0.1:26680"
+
+// DefaultConfig returns settings that work on one machine.
+func DefaultConfig() Config {
+	return Config{
+		API:   APIConfig{Listen: DefaultAPIListen},
+		Log:   LogConfig{Level: "info", Format: "text", CometBFTInfo: "debug"},
+		Store: StoreConfig{KeepVersions: 0, CacheSize: 200_000},
+	}
+}
+
+// AppConfigFile is the path of app.toml under home.
+func AppConfigFile(home string) string { return filepath.Join(home, "config", "app.toml") }
+
+// LoadConfig reads app.toml, filling unset fields with defaults. A missing
+// file gives the defaults.
+func LoadConfig(home string) (Config, error) {
+	c := DefaultConfig()
+	b, err := os.ReadFile(AppConfigFile(home))
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, err
+	}
+	d := toml.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&c); err != nil {
+		return c, fmt.Errorf("%s: %w", AppConfigFile(home), err)
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the settings.
+func (c Config) Validate() error {
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		return err
+	}
+	if _, err := parseLevel(c.Log.CometBFTInfo); err != nil {
+		return err
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		return fmt.Errorf("app.toml: log.format must be text or json")
+	}
+	if c.Store.KeepVersions < 0 || c.Store.CacheSize < 0 {
+		return fmt.Errorf("app.toml: store settings must not be negative")
+	}
+	if c.API.Listen == "" {
+		return fmt.Errorf("app.toml: api.listen is empty")
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return 0, fmt.Errorf("app.toml: unknown log level %q (debug, info, warn, error)", s)
+	}
+	return l, nil
+}
+
+var appToml = template.Must(template.New("app").Parse(`# medledger node settings. CometBFT's own settings are in config.toml.
+
+[api]
+# Address of the REST API (host:port). Port 0 picks a free port.
+listen = "{{.API.Listen}}"
+
+[log]
+# debug, info, warn or error
+level = "{{.Log.Level}}"
+# text or json
+format = "{{.Log.Format}}"
+# Level for CometBFT's routine info lines; "debug" keeps them out of an
+# info-level log.
+cometbft_info = "{{.Log.CometBFTInfo}}"
+
+[store]
+# Recent versions kept for proofs at old heights; 0 keeps all.
+keep_versions = {{.Store.KeepVersions}}
+# IAVL node cache size.
+cache_size = {{.Store.CacheSize}}
+`))
+
+// WriteConfig writes app.toml.
+func WriteConfig(home string, c Config) error {
+	var b bytes.Buffer
+	if err := appToml.Execute(&b, c); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(AppConfigFile(home)), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(AppConfigFile(home), b.Bytes(), 0o600)
+}
+
+// NewLogger returns the logger the config asks for, writing to w.
+func NewLogger(c LogConfig, w *os.File) *slog.Logger {
+	lvl, _ := parseLevel(c.Level)
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,287 @@
+// Package node is the composition root: it reads a home directory's
+// configuration and wires the store, the ledger, the embedded CometBFT node
+// and the API together. It holds no logic of its own.
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"medledger/internal/api"
+	"medledger/internal/cometbft"
+	"medledger/internal/identity"
+	"medledger/internal/ledger"
+	"medledger/internal/store"
+)
+
+// DefaultChainID is the chain ID `medledger init` uses unless told otherwise.
+const DefaultChainID = "medledger-local"
+
+// InitOptions configures a new home.
+type InitOptions struct {
+	Moniker    string
+	ChainID    string
+	Regulators []identity.PublicKeys
+	Threshold  int
+	Ports      cometbft.Ports
+	APIListen  string
+}
+
+// Initialised reports whether home already holds a node configuration.
+func Initialised(home string) bool {
+	_, err := os.Stat(filepath.Join(home, "config", "genesis.json"))
+	return err == nil
+}
+
+func appState(regs []identity.PublicKeys, threshold int) (json.RawMessage, error) {
+	g := ledger.Genesis{Identity: identity.Genesis{Regulators: regs, Threshold: threshold}}
+	if err := g.Identity.Validate(); err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(g, "", "  ")
+}
+
+// Init writes a single-validator node configuration into home: CometBFT's
+// config.toml, node and validator keys and genesis.json, and app.toml.
+func Init(home string, o InitOptions) error {
+	if Initialised(home) {
+		return fmt.Errorf("%s is already initialised", home)
+	}
+	if o.ChainID == "" {
+		o.ChainID = DefaultChainID
+	}
+	if o.Moniker == "" {
+		o.Moniker, _ = os.Hostname()
+	}
+	if o.Ports == (cometbft.Ports{}) {
+		o.Ports = cometbft.DefaultPorts
+	}
+	state, err := appState(o.Regulators, o.Threshold)
+	if err != nil {
+		return err
+	}
+	c := cometbft.DefaultConfig(home, o.Moniker, o.Ports)
+	if err := cometbft.WriteConfig(c); err != nil {
+		return err
+	}
+	_, pub, err := cometbft.GenKeys(c)
+	if err != nil {
+		return err
+	}
+	if err := cometbft.WriteGenesis(c.GenesisFile(), o.ChainID, []cometbft.GenesisValidator{{Name: o.Moniker, PubKey: pub, Power: 10}}, state); err != nil {
+		return err
+	}
+	ac := DefaultConfig()
+	if o.APIListen != "" {
+		ac.API.Listen = o.APIListen
+	}
+	return WriteConfig(home, ac)
+}
+
+// TestnetNode describes one node InitTestnet wrote.
+type TestnetNode struct {
+	Home   string
+	NodeID string
+	P2P    int
+	RPC    int
+	API    int
+}
+
+// InitTestnet writes n validator homes under dir, on loopback ports from
+// basePort: node i uses basePort+10i (P2P), +1 (RPC) and +2 (API).
+func InitTestnet(dir string, n int, chainID string, basePort int, regs []identity.PublicKeys, threshold int) ([]TestnetNode, error) {
+	if n < 1 || n > 50 {
+		return nil, fmt.Errorf("validators must be between 1 and 50")
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("%s is not empty", dir)
+	}
+	state, err := appState(regs, threshold)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := cometbft.InitTestnet(dir, n, chainID, basePort, state)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TestnetNode, n)
+	for i, tn := range nodes {
+		ac := DefaultConfig()
+		api := basePort + 10*i + 2
+		ac.API.Listen = fmt.Sprintf("127.0.0.1:%d", api)
+		if err := WriteConfig(tn.Home, ac); err != nil {
+			return nil, err
+		}
+		out[i] = TestnetNode{Home: tn.Home, NodeID: tn.NodeID, P2P: tn.Ports.P2P, RPC: tn.Ports.RPC, API: api}
+	}
+	return out, nil
+}
+
+// Node is a running medledger node.
+type Node struct {
+	home   string
+	cfg    Config
+	log    *slog.Logger
+	store  *store.Store
+	cmt    *cometbft.Node
+	srv    *http.Server
+	ln     net.Listener
+	apiURL string
+	served chan error
+}
+
+// Options adjusts a node beyond its home's configuration.
+type Options struct {
+	// Logger overrides the logger app.toml describes.
+	Logger *slog.Logger
+	// APIListen overrides app.toml's api.listen.
+	APIListen string
+}
+
+// New opens home's store and prepares the node; Start runs it.
+func New(home string, o Options) (*Node, error) {
+	if !Initialised(home) {
+		return nil, fmt.Errorf("%s is not initialised: run `medledger init --home %s`", home, home)
+	}
+	cfg, err := LoadConfig(home)
+	if err != nil {
+		return nil, err
+	}
+	if o.APIListen != "" {
+		cfg.API.Listen = o.APIListen
+	}
+	log := o.Logger
+	if log == nil {
+		log = NewLogger(cfg.Log, os.Stderr)
+	}
+	cc, err := cometbft.LoadConfig(home)
+	if err != nil {
+		return nil, err
+	}
+	chainID, _, err := cometbft.ReadGenesis(cc.GenesisFile())
+	if err != nil {
+		return nil, err
+	}
+	sopts := store.DefaultOptions()
+	sopts.KeepVersions, sopts.CacheSize = cfg.Store.KeepVersions, cfg.Store.CacheSize
+	st, err := store.Open(filepath.Join(home, "data", "app"), sopts)
+	if err != nil {
+		return nil, fmt.Errorf("opening app state: %w", err)
+	}
+	if err := rebuildIndex(st, log); err != nil {
+		st.Close()
+		return nil, err
+	}
+	l := ledger.New(st, chainID)
+	app := cometbft.NewApp(l, st, log)
+	cometLevel, _ := parseLevel(cfg.Log.CometBFTInfo)
+	cmt, err := cometbft.NewNode(cc, app, log, cometLevel)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("creating CometBFT node: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	heightGauge := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "medledger", Name: "height", Help: "Last committed block height."})
+	txCounter := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "medledger", Name: "txs_total", Help: "Committed txs by result."}, []string{"result"})
+	reg.MustRegister(heightGauge, txCounter)
+	app.OnCommit = func(h int64, txs, failed int) {
+		heightGauge.Set(float64(h))
+		txCounter.WithLabelValues("ok").Add(float64(txs - failed))
+		txCounter.WithLabelValues("failed").Add(float64(failed))
+	}
+	n := &Node{home: home, cfg: cfg, log: log, store: st, cmt: cmt}
+	n.srv = &http.Server{Handler: api.New(cmt, st, log, reg), ReadHeaderTimeout: 10 * time.Second}
+	return n, nil
+}
+
+// rebuildIndex recomputes the secondary indexes when a crash left them
+// behind the authenticated state.
+func rebuildIndex(st *store.Store, log *slog.Logger) error {
+	if st.IndexVersion() >= st.Version() {
+		return nil
+	}
+	log.Warn("secondary index is behind the state; rebuilding", "index_version", st.IndexVersion(), "state_version", st.Version())
+	if err := st.ResetIndex(); err != nil {
+		return err
+	}
+	if err := ledger.RebuildIndex(st, st.Index()); err != nil {
+		return err
+	}
+	return st.FlushIndex()
+}
+
+// Start starts consensus and the API.
+func (n *Node) Start() error {
+	if err := n.cmt.Start(); err != nil {
+		return fmt.Errorf("starting CometBFT: %w", err)
+	}
+	ln, err := net.Listen("tcp", n.cfg.API.Listen)
+	if err != nil {
+		n.cmt.Stop()
+		return fmt.Errorf("API: %w", err)
+	}
+	n.ln = ln
+	n.apiURL = "http://" + ln.Addr().String()
+	n.served = make(chan error, 1)
+	go func() { n.served <- n.srv.Serve(ln) }()
+	n.log.Info("medledger node started", "api", n.apiURL, "rpc", n.cmt.RPCAddress(), "node_id", n.cmt.NodeID(), "home", n.home)
+	return nil
+}
+
+// APIURL is the base URL of the running API.
+func (n *Node) APIURL() string { return n.apiURL }
+
+// Height is the last committed height.
+func (n *Node) Height() int64 { return n.store.Version() }
+
+// AppHash is the last committed app hash.
+func (n *Node) AppHash() []byte { return n.store.Hash() }
+
+// Close stops the API and consensus and closes the store.
+func (n *Node) Close() error {
+	var errs []error
+	if n.ln != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, n.srv.Shutdown(ctx))
+		cancel()
+		if err := <-n.served; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, n.cmt.Stop(), n.store.Close())
+	return errors.Join(errs...)
+}
+
+// Run starts a node and runs it until ctx ends.
+func Run(ctx context.Context, home string, o Options, started func(*Node)) error {
+	n, err := New(home, o)
+	if err != nil {
+		return err
+	}
+	if err := n.Start(); err != nil {
+		n.store.Close()
+		return err
+	}
+	if started != nil {
+		started(n)
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-n.served:
+		n.served <- err
+		n.log.Error("API server stopped", "err", err)
+	}
+	n.log.Info("shutting down")
+	return errors.Join(err, n.Close())
+}
+

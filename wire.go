@@ -1,0 +1,97 @@
+package medledger
+
+import (
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// HexBytes is bytes that encode in JSON as upper-case hex, as CometBFT
+// prints hashes.
+type HexBytes []byte
+
+// MarshalText implements encoding.TextMarshaler.
+func (h HexBytes) MarshalText() ([]byte, error) {
+	return []byte(strings.ToUpper(hex.EncodeToString(h))), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (h *HexBytes) UnmarshalText(b []byte) error {
+	d, err := hex.DecodeString(string(b))
+	*h = d
+	return err
+}
+
+// String returns upper-case hex.
+func (h HexBytes) String() string { return strings.ToUpper(hex.EncodeToString(h)) }
+
+// Tx statuses.
+const (
+	TxPending   = "pending"   // accepted into the mempool, not yet committed
+	TxCommitted = "committed" // in a block; Code says whether it succeeded
+	TxRejected  = "rejected"  // refused by CheckTx; never entered the mempool
+	TxUnknown   = "unknown"   // this node knows nothing of it
+)
+
+// TxStatus is what the API says of a tx.
+type TxStatus struct {
+	Hash   HexBytes `json:"hash"`
+	Status string   `json:"status"`
+	Height int64    `json:"height,omitempty"`
+	Index  uint32   `json:"index,omitempty"`
+	Code   Kind     `json:"code"`
+	Kind   string   `json:"kind,omitempty"`
+	Log    string   `json:"log,omitempty"`
+	Events []Event  `json:"events,omitempty"`
+}
+
+// OK reports whether the tx was accepted (pending) or committed successfully.
+func (s *TxStatus) OK() bool {
+	return s.Code == KindOK && (s.Status == TxPending || s.Status == TxCommitted)
+}
+
+// StateProof is a value read from the authenticated state at a height, with
+// an ICS-23 proof of it, or of its absence when Value is empty. The proof's
+// root is the app hash in the header of block Height+1.
+type StateProof struct {
+	Height int64  `json:"height"`
+	Key    []byte `json:"key"`
+	Value  []byte `json:"value,omitempty"`
+	Proof  []byte `json:"proof,omitempty"`
+}
+
+// Header is the part of a block header clients need.
+type Header struct {
+	ChainID         string    `json:"chain_id"`
+	Height          int64     `json:"height"`
+	Time            time.Time `json:"time"`
+	AppHash         HexBytes  `json:"app_hash"`
+	BlockHash       HexBytes  `json:"block_hash"`
+	DataHash        HexBytes  `json:"data_hash"`
+	ValidatorsHash  HexBytes  `json:"validators_hash"`
+	LastResultsHash HexBytes  `json:"last_results_hash"`
+	ProposerAddress HexBytes  `json:"proposer_address"`
+	NumTxs          int       `json:"num_txs"`
+}
+
+// Validator is one member of the validator set.
+type Validator struct {
+	Address HexBytes `json:"address"`
+	PubKey  []byte   `json:"pub_key"`
+	Power   int64    `json:"power"`
+}
+
+// NodeStatus describes a node and the chain as it sees it.
+type NodeStatus struct {
+	ChainID         string      `json:"chain_id"`
+	NodeID          string      `json:"node_id"`
+	Moniker         string      `json:"moniker"`
+	Version         string      `json:"version"`
+	AppVersion      uint64      `json:"app_version"`
+	LatestHeight    int64       `json:"latest_height"`
+	LatestAppHash   HexBytes    `json:"latest_app_hash"`
+	LatestBlockTime time.Time   `json:"latest_block_time"`
+	CatchingUp      bool        `json:"catching_up"`
+	Peers           int         `json:"peers"`
+	Validators      []Validator `json:"validators"`
+}
