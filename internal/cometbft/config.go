@@ -13,6 +13,7 @@ import (
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/types"
 	cmttime "github.com/cometbft/cometbft/types/time"
+	"github.com/cometbft/cometbft/version"
 	"github.com/spf13/viper"
 
 	"medledger"
@@ -193,3 +194,6 @@ func InitTestnet(dir string, n int, chainID string, basePort int, appState json.
 	}
 	return nodes, nil
 }
+
+// Version returns the CometBFT version embedded in medledger.
+func Version() string { return version.TMCoreSemVer }

@@ -284,4 +284,3 @@ func Run(ctx context.Context, home string, o Options, started func(*Node)) error
 	n.log.Info("shutting down")
 	return errors.Join(err, n.Close())
 }
-
