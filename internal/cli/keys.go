@@ -93,7 +93,7 @@ func keysCommands() []command {
 	var signing, encryption bool
 	return []command{
 		{path: "keys new", usage: "NAME", summary: "Create a signing key and an encryption key in the keyring",
-			example: "MEDLEDGER_PASSPHRASE=... medledger keys new alice",
+			example: "medledger keys new alice                              # prompts for a passphrase\nMEDLEDGER_PASSPHRASE=... medledger keys new alice     # in scripts",
 			run: func(ctx context.Context, e *env, args []string) error {
 				if len(args) != 1 {
 					return usagef("give one key name")

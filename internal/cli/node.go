@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -99,6 +100,9 @@ func nodeCommands() []command {
 				}
 				if validators < 1 || validators > 50 {
 					return usagef("--validators must be between 1 and 50")
+				}
+				if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
+					return fmt.Errorf("%s is not empty", out)
 				}
 				// The authority key lives in node0's keyring and is copied to
 				// the others, so the CLI works with any node's --home.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	dbm "github.com/cometbft/cometbft-db"
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/blocksync"
 	cfg "github.com/cometbft/cometbft/config"
@@ -34,6 +35,9 @@ type Node struct {
 	app    *App
 	node   *nm.Node
 	client *local.Local
+
+	mu  sync.Mutex
+	dbs []dbm.DB // every database CometBFT opened
 }
 
 type metrics struct {
@@ -76,26 +80,53 @@ func NewNode(c *cfg.Config, app *App, log *slog.Logger, cometLevel slog.Level) (
 		return nil, fmt.Errorf("node key: %w", err)
 	}
 	pv := privval.LoadOrGenFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile())
+	out := &Node{cfg: c, app: app}
+	// CometBFT v0.38 does not close its tx-index database on Stop, so a node
+	// restarted in the same process would find it locked: track every
+	// database and close the leftovers in Stop.
+	dbProvider := func(ctx *cfg.DBContext) (dbm.DB, error) {
+		db, err := cfg.DefaultDBProvider(ctx)
+		if err == nil {
+			out.mu.Lock()
+			out.dbs = append(out.dbs, db)
+			out.mu.Unlock()
+		}
+		return db, err
+	}
 	n, err := nm.NewNode(c, pv, nodeKey, proxy.NewLocalClientCreator(app),
-		nm.DefaultGenesisDocProviderFunc(c), cfg.DefaultDBProvider, sharedMetrics(c.Instrumentation),
+		nm.DefaultGenesisDocProviderFunc(c), dbProvider, sharedMetrics(c.Instrumentation),
 		&logger{l: log.With("module", "cometbft"), info: cometLevel})
 	if err != nil {
+		out.closeDBs()
 		return nil, err
 	}
-	return &Node{cfg: c, app: app, node: n, client: local.New(n)}, nil
+	out.node, out.client = n, local.New(n)
+	return out, nil
 }
 
 // Start starts consensus, P2P and CometBFT's RPC server.
 func (n *Node) Start() error { return n.node.Start() }
 
-// Stop stops the node and waits for it.
+// Stop stops the node, waits for it and closes its databases.
 func (n *Node) Stop() error {
-	if !n.node.IsRunning() {
-		return nil
+	var err error
+	if n.node.IsRunning() {
+		err = n.node.Stop()
+		n.node.Wait()
 	}
-	err := n.node.Stop()
-	n.node.Wait()
+	n.closeDBs()
 	return err
+}
+
+// closeDBs closes every database CometBFT opened. Closing one CometBFT
+// already closed fails harmlessly.
+func (n *Node) closeDBs() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, db := range n.dbs {
+		db.Close()
+	}
+	n.dbs = nil
 }
 
 // NodeID returns the node's P2P ID.

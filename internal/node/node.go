@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,9 @@ type InitOptions struct {
 	Threshold  int
 	Ports      cometbft.Ports
 	APIListen  string
+	// BlockTime is CometBFT's timeout_commit: about the time between
+	// blocks. Zero keeps the default of one second.
+	BlockTime time.Duration
 }
 
 // Initialised reports whether home already holds a node configuration.
@@ -71,6 +75,9 @@ func Init(home string, o InitOptions) error {
 		return err
 	}
 	c := cometbft.DefaultConfig(home, o.Moniker, o.Ports)
+	if o.BlockTime > 0 {
+		c.Consensus.TimeoutCommit = o.BlockTime
+	}
 	if err := cometbft.WriteConfig(c); err != nil {
 		return err
 	}
@@ -103,8 +110,10 @@ func InitTestnet(dir string, n int, chainID string, basePort int, regs []identit
 	if n < 1 || n > 50 {
 		return nil, fmt.Errorf("validators must be between 1 and 50")
 	}
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return nil, fmt.Errorf("%s is not empty", dir)
+	for i := range n {
+		if Initialised(filepath.Join(dir, fmt.Sprintf("node%d", i))) {
+			return nil, fmt.Errorf("%s already holds a testnet", dir)
+		}
 	}
 	state, err := appState(regs, threshold)
 	if err != nil {
@@ -138,6 +147,9 @@ type Node struct {
 	ln     net.Listener
 	apiURL string
 	served chan error
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Options adjusts a node beyond its home's configuration.
@@ -247,8 +259,14 @@ func (n *Node) Height() int64 { return n.store.Version() }
 // AppHash is the last committed app hash.
 func (n *Node) AppHash() []byte { return n.store.Hash() }
 
-// Close stops the API and consensus and closes the store.
+// Close stops the API and consensus and closes the store. It is safe to
+// call more than once.
 func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.close() })
+	return n.closeErr
+}
+
+func (n *Node) close() error {
 	var errs []error
 	if n.ln != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

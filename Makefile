@@ -1,0 +1,54 @@
+# medledger: `make run` starts a node, `make test` runs every test.
+
+GO          ?= go
+BIN         := bin/medledger
+NODE_HOME   ?= $(HOME)/.medledger
+TOOLS       := $(CURDIR)/bin/tools
+STATICCHECK := $(TOOLS)/staticcheck
+STATICCHECK_VERSION := v0.8.2
+# Packages that run goroutines: the race detector runs on these.
+RACE_PKGS   := ./internal/store/ ./internal/cometbft/ ./internal/api/ ./internal/node/ ./client/
+
+.PHONY: run build test lint unit race smoke fuzz bench clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/medledger
+
+## run: build, initialise $(NODE_HOME) on first use, start the node.
+run: build
+	@$(BIN) init --home $(NODE_HOME) --if-needed
+	$(BIN) start --home $(NODE_HOME)
+
+## test: formatting, vet, staticcheck, every test, the race detector, and `make run` itself.
+test: lint unit race smoke
+
+$(STATICCHECK):
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: $(STATICCHECK)
+	@out=$$(gofmt -l . | grep -v '^bin/'); if [ -n "$$out" ]; then echo "gofmt -l found unformatted files:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+unit:
+	$(GO) test -count=1 -timeout 15m ./...
+
+race:
+	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
+
+## smoke: the README's first command works: `make run`, then /healthz answers.
+smoke:
+	scripts/smoke-run.sh
+
+## fuzz: run each fuzzer for a while (FUZZTIME, default 30s); new corpus entries stay in the cache.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeTx -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz FuzzCheckTx -fuzztime $(FUZZTIME) ./internal/ledger/
+
+## bench: the identity-tx throughput benchmark.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./internal/ledger/
+
+clean:
+	rm -rf bin

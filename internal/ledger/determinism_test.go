@@ -1,0 +1,286 @@
+package ledger_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/hpke"
+	"crypto/sha256"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"medledger"
+	"medledger/internal/identity"
+	"medledger/internal/ledger"
+	"medledger/internal/state"
+	"medledger/internal/store"
+)
+
+// pure lists the packages that must stay deterministic: the ledger, the
+// state contract and every domain module that exists.
+var pure = []string{"ledger", "state", "identity", "consent", "records", "audit", "supply", "organs", "trials", "claims", "tokens"}
+
+// forbidden imports: clocks, randomness, I/O, networking and the engine.
+// net/url, a pure parser, is allowed; the rest of net is not.
+var forbidden = []string{"os", "net", "math/rand", "math/rand/v2", "crypto/rand", "time", "io/ioutil", "syscall", "unsafe", "sync", "runtime"}
+
+// TestPureImports fails if a pure package imports a clock, randomness, I/O
+// or CometBFT, or starts a goroutine.
+func TestPureImports(t *testing.T) {
+	checked := 0
+	for _, pkg := range pure {
+		dir := filepath.Join("..", pkg)
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			checked++
+			fset := token.NewFileSet()
+			af, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range af.Imports {
+				path := strings.Trim(imp.Path.Value, `"`)
+				if slices.Contains(forbidden, path) || (strings.HasPrefix(path, "net/") && path != "net/url") || strings.HasPrefix(path, "os/") ||
+					strings.Contains(path, "cometbft") || strings.Contains(path, "cockroachdb/pebble") {
+					t.Errorf("%s imports %q: pure packages may not", f, path)
+				}
+			}
+			ast.Inspect(af, func(n ast.Node) bool {
+				switch n.(type) {
+				case *ast.GoStmt:
+					t.Errorf("%s: go statement at %s: pure packages start no goroutines", f, fset.Position(n.Pos()))
+				case *ast.SelectStmt:
+					t.Errorf("%s: select at %s: pure packages do not wait on channels", f, fset.Position(n.Pos()))
+				}
+				return true
+			})
+		}
+	}
+	if checked < 5 {
+		t.Fatalf("checked only %d files; the package list is stale", checked)
+	}
+}
+
+const chainID = "medledger-determinism"
+
+type acct struct {
+	priv ed25519.PrivateKey
+	pub  identity.PublicKeys
+	id   medledger.ID
+}
+
+func newAcct(name string) acct {
+	seed := sha256.Sum256([]byte("sig/" + name))
+	priv := ed25519.NewKeyFromSeed(seed[:])
+	encSeed := sha256.Sum256([]byte("enc/" + name))
+	ek, err := hpke.MLKEM768X25519().DeriveKeyPair(encSeed[:])
+	if err != nil {
+		panic(err)
+	}
+	pub := identity.PublicKeys{SigningKey: priv.Public().(ed25519.PublicKey), EncryptionKey: ek.PublicKey().Bytes()}
+	return acct{priv: priv, pub: pub, id: pub.ID()}
+}
+
+// workload builds a mixed sequence of identity txs, some of which fail,
+// with per-signer nonces that stay right whatever the block split.
+func workload(n int) (*ledger.Genesis, [][]byte) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	reg := newAcct("regulator")
+	g := &ledger.Genesis{Identity: identity.Genesis{Regulators: []identity.PublicKeys{reg.pub}, Threshold: 1}}
+	nonces := map[medledger.ID]uint64{}
+	var txs [][]byte
+	add := func(a acct, m interface{ Type() string }) {
+		nonces[a.id]++
+		tx := &medledger.Tx{ChainID: chainID, Signer: a.id, Nonce: nonces[a.id], MsgType: m.Type(), Msg: medledger.MustMarshal(m)}
+		if err := tx.Sign(a.priv); err != nil {
+			panic(err)
+		}
+		b, _ := tx.Encode()
+		txs = append(txs, b)
+	}
+	var admins, members, patients []acct
+	for i := 0; len(txs) < n; i++ {
+		switch {
+		case i%10 == 0 || len(admins) == 0:
+			a := newAcct(fmt.Sprintf("admin%d", i))
+			admins = append(admins, a)
+			add(reg, &identity.AdmitOrg{Org: fmt.Sprintf("org-%d", i), OrgType: medledger.OrgHospital, Name: "Org", Licence: fmt.Sprint(i), Admin: a.pub})
+		case i%3 == 0:
+			m := newAcct(fmt.Sprintf("member%d", i))
+			members = append(members, m)
+			add(admins[rng.IntN(len(admins))], &identity.EnrolMember{Keys: m.pub, Roles: []medledger.Role{medledger.RoleNurse, medledger.RolePhysician}})
+		case i%3 == 1:
+			p := newAcct(fmt.Sprintf("patient%d", i))
+			patients = append(patients, p)
+			// Sorted roles are required, so half of these enrolments above
+			// fail; patients always succeed.
+			add(p, &identity.RegisterPatient{Keys: p.pub})
+		default:
+			if len(patients) > 0 && len(members) > 0 {
+				p := patients[rng.IntN(len(patients))]
+				add(members[rng.IntN(len(members))], &identity.AttestPatient{Patient: p.id, Method: "document"})
+				if len(patients) > 1 {
+					q := patients[rng.IntN(len(patients))]
+					add(p, &identity.SetDelegate{Delegate: q.id, Relation: "family"})
+				}
+			}
+		}
+	}
+	return g, txs
+}
+
+type outcome struct {
+	hashes  [][]byte // app hash after each block
+	results []string // code and events of every tx, in order
+}
+
+// run applies txs split into blocks of the given sizes.
+func run(t testing.TB, st state.Committer, g *ledger.Genesis, txs [][]byte, sizes []int) outcome {
+	l := ledger.New(st, chainID)
+	if _, err := l.InitChain(medledger.Env{ChainID: chainID, Time: 1_700_000_000}, g); err != nil {
+		t.Fatal(err)
+	}
+	var out outcome
+	for h, i := int64(1), 0; i < len(txs); h++ {
+		size := sizes[int(h-1)%len(sizes)]
+		if err := l.BeginBlock(medledger.Env{ChainID: chainID, Height: h, Time: 1_700_000_000 + h}); err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < size && i < len(txs); j, i = j+1, i+1 {
+			r := l.DeliverTx(txs[i])
+			out.results = append(out.results, fmt.Sprintf("%d %s %v", r.Code, r.Log, r.Events))
+		}
+		hash, _, err := l.Commit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.hashes = append(out.hashes, hash)
+	}
+	return out
+}
+
+func openPebble(t testing.TB) *store.Store {
+	s, err := store.Open(t.TempDir(), store.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func openMem(t testing.TB) *store.Store {
+	s, err := store.OpenMem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// dump lists the keys of the authenticated state. Values are left out: they
+// carry the heights at which records were written, which differ by block
+// split by design.
+func dump(t testing.TB, st state.Reader) []string {
+	var out []string
+	st.Iterate(nil, nil, func(k, v []byte) bool {
+		out = append(out, string(k))
+		return true
+	})
+	return out
+}
+
+// TestDeterminism applies the same txs on the in-memory and the Pebble
+// IAVL store, in one block, one tx per block and random splits. For a
+// given split the app hash after every block is identical across stores
+// and runs. Across splits, every tx has the same result and events and the
+// same keys end up in state. (IAVL hashes include each node's version and
+// records carry the height they were written at, so the app hash itself
+// differs between splits by design.)
+func TestDeterminism(t *testing.T) {
+	g, txs := workload(400)
+	splits := map[string][]int{"one block": {len(txs)}, "one tx per block": {1}, "uneven": {7, 1, 33, 2, 90}}
+	var ref outcome
+	var refKeys []string
+	names := []string{"one block", "one tx per block", "uneven"}
+	for _, name := range names {
+		sizes := splits[name]
+		mem, peb := openMem(t), openPebble(t)
+		a := run(t, mem, g, txs, sizes)
+		b := run(t, peb, g, txs, sizes)
+		if len(a.hashes) != len(b.hashes) {
+			t.Fatalf("%s: %d blocks on mem, %d on pebble", name, len(a.hashes), len(b.hashes))
+		}
+		for i := range a.hashes {
+			if !bytes.Equal(a.hashes[i], b.hashes[i]) {
+				t.Fatalf("%s: block %d app hash differs: mem %X, pebble %X", name, i+1, a.hashes[i], b.hashes[i])
+			}
+		}
+		again := run(t, openMem(t), g, txs, sizes)
+		if !slices.EqualFunc(a.hashes, again.hashes, bytes.Equal) {
+			t.Fatalf("%s: a second run gave other app hashes", name)
+		}
+		keys := dump(t, mem)
+		if ref.results == nil {
+			ref, refKeys = a, keys
+			ok := 0
+			for _, r := range a.results {
+				if strings.HasPrefix(r, "0 ") {
+					ok++
+				}
+			}
+			if ok < len(txs)/2 || ok == len(txs) {
+				t.Fatalf("workload should mix successes and failures: %d of %d succeeded", ok, len(txs))
+			}
+			continue
+		}
+		for i := range a.results {
+			if a.results[i] != ref.results[i] {
+				t.Fatalf("%s: tx %d result differs from one block:\n%s\n%s", name, i, a.results[i], ref.results[i])
+			}
+		}
+		if !slices.Equal(keys, refKeys) {
+			t.Fatalf("%s: state keys differ from one block", name)
+		}
+	}
+}
+
+func BenchmarkIdentityTxs(b *testing.B) {
+	g, txs := workload(b.N + 10)
+	st, err := store.Open(b.TempDir(), store.DefaultOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	l := ledger.New(st, chainID)
+	if _, err := l.InitChain(medledger.Env{ChainID: chainID, Time: 1}, g); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	const block = 1000
+	h := int64(0)
+	for i := 0; i < b.N; i += block {
+		h++
+		l.BeginBlock(medledger.Env{ChainID: chainID, Height: h, Time: h})
+		for j := i; j < i+block && j < b.N; j++ {
+			l.CheckTx(txs[j], false)
+			l.DeliverTx(txs[j])
+		}
+		if _, _, err := l.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tx/s")
+}
