@@ -25,9 +25,9 @@ var (
 var emptyRoot = sha256.New().Sum(nil)
 
 // VerifyState checks that proof proves key has value (value != nil) or key is
-// absent (value == nil) under root, the app hash of the height after the
-// queried one. proof is a marshalled ics23.CommitmentProof in IAVL's format,
-// as the node's store returns it. The one exception is an empty tree, which
+// absent (value == nil) under root, the store hash of the queried version
+// (which the header of the next height carries as its app hash). proof is a
+// marshalled ics23.CommitmentProof in IAVL's format, as the store returns it. The one exception is an empty tree, which
 // has no neighbours to prove absence with: an empty proof proves absence iff
 // root is the empty-tree hash.
 func VerifyState(root, key, value, proof []byte) error {
@@ -50,34 +50,35 @@ func VerifyState(root, key, value, proof []byte) error {
 	if err := p.Unmarshal(proof); err != nil {
 		return fmt.Errorf("%w: %v", ErrProofMalformed, err)
 	}
+	// The ics23 check decides; the rest only explains a failure.
 	spec := ics23.IavlSpec
 	switch {
 	case p.GetExist() != nil:
 		ex := p.GetExist()
-		if value == nil {
+		switch {
+		case value == nil:
 			return ErrProofPresence
-		}
-		if !bytes.Equal(ex.Key, key) {
+		case !bytes.Equal(ex.Key, key):
 			return ErrProofKey
-		}
-		if !bytes.Equal(ex.Value, value) {
+		case !bytes.Equal(ex.Value, value):
 			return ErrProofValue
+		case ics23.VerifyMembership(spec, root, &p, key, value):
+			return nil
 		}
 		if err := checkRoot(spec, root, ex); err != nil {
 			return err
 		}
-		if !ics23.VerifyMembership(spec, root, &p, key, value) {
-			return fmt.Errorf("%w: membership check failed", ErrProofMalformed)
-		}
+		return fmt.Errorf("%w: membership check failed", ErrProofMalformed)
 	case p.GetNonexist() != nil:
 		nx := p.GetNonexist()
-		if value != nil {
+		switch {
+		case value != nil:
 			return ErrProofAbsence
-		}
-		if !bytes.Equal(nx.Key, key) {
+		case !bytes.Equal(nx.Key, key):
 			return ErrProofKey
-		}
-		if nx.Left == nil && nx.Right == nil {
+		case ics23.VerifyNonMembership(spec, root, &p, key):
+			return nil
+		case nx.Left == nil && nx.Right == nil:
 			return fmt.Errorf("%w: no neighbours", ErrProofMalformed)
 		}
 		for _, ex := range []*ics23.ExistenceProof{nx.Left, nx.Right} {
@@ -91,13 +92,9 @@ func VerifyState(root, key, value, proof []byte) error {
 		if err := nx.Verify(spec, root, key); err != nil {
 			return fmt.Errorf("%w: %v", ErrProofNonExistent, err)
 		}
-		if !ics23.VerifyNonMembership(spec, root, &p, key) {
-			return fmt.Errorf("%w: non-membership check failed", ErrProofNonExistent)
-		}
-	default:
-		return fmt.Errorf("%w: neither an existence nor a non-existence proof", ErrProofMalformed)
+		return fmt.Errorf("%w: non-membership check failed", ErrProofNonExistent)
 	}
-	return nil
+	return fmt.Errorf("%w: neither an existence nor a non-existence proof", ErrProofMalformed)
 }
 
 // checkRoot checks that ex is well formed for spec and hashes up to root.

@@ -219,7 +219,7 @@ func New(home string, o Options) (*Node, error) {
 // rebuildIndex recomputes the secondary indexes when a crash left them
 // behind the authenticated state.
 func rebuildIndex(st *store.Store, log *slog.Logger) error {
-	if st.IndexVersion() >= st.Version() {
+	if st.IndexVersion() == st.Version() {
 		return nil
 	}
 	log.Warn("secondary index is behind the state; rebuilding", "index_version", st.IndexVersion(), "state_version", st.Version())
