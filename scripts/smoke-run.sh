@@ -39,6 +39,10 @@ until curl -fsS "$api/readyz" >/dev/null 2>&1; do
   sleep 0.5
 done
 secs=$(( $(date +%s) - start ))
+metrics=$(curl -fsS "$api/metrics")
+for m in medledger_height cometbft_consensus_height medledger_api_requests_total; do
+  grep -q "^$m" <<<"$metrics" || { echo "smoke: /metrics lacks $m"; exit 1; }
+done
 curl -fsS "$api/healthz"
 grep -q "API: $api" "$log" || { echo "smoke: make run did not print the API URL:"; cat "$log"; exit 1; }
 test -f "$HOME/.medledger/config/genesis.json" || { echo "smoke: ~/.medledger was not initialised"; exit 1; }

@@ -7,13 +7,12 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	dbm "github.com/cometbft/cometbft-db"
 	abci "github.com/cometbft/cometbft/abci/types"
-	"github.com/cometbft/cometbft/blocksync"
 	cfg "github.com/cometbft/cometbft/config"
-	cs "github.com/cometbft/cometbft/consensus"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	"github.com/cometbft/cometbft/mempool"
 	nm "github.com/cometbft/cometbft/node"
@@ -23,8 +22,6 @@ import (
 	"github.com/cometbft/cometbft/proxy"
 	"github.com/cometbft/cometbft/rpc/client/local"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
-	sm "github.com/cometbft/cometbft/state"
-	"github.com/cometbft/cometbft/statesync"
 
 	"medledger"
 )
@@ -40,36 +37,25 @@ type Node struct {
 	dbs []dbm.DB // every database CometBFT opened
 }
 
-type metrics struct {
-	cs        *cs.Metrics
-	p2p       *p2p.Metrics
-	mempool   *mempool.Metrics
-	state     *sm.Metrics
-	proxy     *proxy.Metrics
-	blocksync *blocksync.Metrics
-	statesync *statesync.Metrics
-}
+// promClaimed is set once a node in this process has taken the Prometheus
+// metrics.
+var promClaimed atomic.Bool
 
-var (
-	metricsOnce sync.Once
-	sharedSet   metrics
-)
-
-// sharedMetrics registers CometBFT's Prometheus metrics with the default
-// registry once per process, and every node in the process (tests start
-// several) shares them. CometBFT's own metrics server stays off: the API
-// serves the default registry at /metrics.
-func sharedMetrics(c *cfg.InstrumentationConfig) nm.MetricsProvider {
-	return func(chainID string) (*cs.Metrics, *p2p.Metrics, *mempool.Metrics, *sm.Metrics, *proxy.Metrics, *blocksync.Metrics, *statesync.Metrics) {
-		metricsOnce.Do(func() {
-			on := *c
-			on.Prometheus = true
-			m := &sharedSet
-			m.cs, m.p2p, m.mempool, m.state, m.proxy, m.blocksync, m.statesync = nm.DefaultMetricsProvider(&on)(chainID)
-		})
-		m := &sharedSet
-		return m.cs, m.p2p, m.mempool, m.state, m.proxy, m.blocksync, m.statesync
+// metricsProvider gives the first node in the process CometBFT's Prometheus
+// metrics, registered with the default registry that the API serves at
+// /metrics (CometBFT's own metrics server stays off). A process runs one
+// node, except tests, which start several and restart them: the metrics can
+// be registered only once, and CometBFT's metric structs are not safe to
+// share between nodes, so later nodes get their own no-op metrics.
+func metricsProvider(c *cfg.InstrumentationConfig) nm.MetricsProvider {
+	if promClaimed.CompareAndSwap(false, true) {
+		on := *c
+		on.Prometheus = true
+		return nm.DefaultMetricsProvider(&on)
 	}
+	off := *c
+	off.Prometheus = false
+	return nm.DefaultMetricsProvider(&off)
 }
 
 // NewNode creates (but does not start) a CometBFT node for app with the
@@ -94,7 +80,7 @@ func NewNode(c *cfg.Config, app *App, log *slog.Logger, cometLevel slog.Level) (
 		return db, err
 	}
 	n, err := nm.NewNode(c, pv, nodeKey, proxy.NewLocalClientCreator(app),
-		nm.DefaultGenesisDocProviderFunc(c), dbProvider, sharedMetrics(c.Instrumentation),
+		nm.DefaultGenesisDocProviderFunc(c), dbProvider, metricsProvider(c.Instrumentation),
 		&logger{l: log.With("module", "cometbft"), info: cometLevel})
 	if err != nil {
 		out.closeDBs()
