@@ -64,9 +64,31 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// tempDir is t.TempDir for node homes. CometBFT's address book saves itself
+// from a goroutine that outlives the node's Stop, so removal retries briefly
+// instead of failing on a file written during cleanup.
+func tempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "medledger-node-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		var err error
+		for i := 0; i < 50; i++ {
+			if err = os.RemoveAll(dir); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("removing %s: %v", dir, err)
+	})
+	return dir
+}
+
 func initHome(t *testing.T, regs ...signer) string {
 	t.Helper()
-	home := t.TempDir()
+	home := tempDir(t)
 	var pubs []identity.PublicKeys
 	for _, r := range regs {
 		pubs = append(pubs, r.pub)
@@ -391,7 +413,7 @@ func TestTestnetStarts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts four nodes")
 	}
-	dir := t.TempDir()
+	dir := tempDir(t)
 	base := freeRange(t, 4)
 	reg := newSigner(t)
 	nodes, err := node.InitTestnet(dir, 4, "medledger-testnet", base, []identity.PublicKeys{reg.pub}, 1)
