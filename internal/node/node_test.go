@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"medledger/internal/cometbft"
 	"medledger/internal/identity"
 	"medledger/internal/node"
+	"medledger/internal/store"
 	"medledger/seal"
 )
 
@@ -489,4 +491,42 @@ func freeRange(t *testing.T, n int) int {
 	}
 	t.Fatal("no free port range")
 	return 0
+}
+
+// TestIndexRebuiltAtStart loses the secondary index while the node is down
+// (as a crash between the state commit and the index flush would) and
+// checks that the node rebuilds it from authenticated state at start.
+func TestIndexRebuiltAtStart(t *testing.T) {
+	reg, admin, nurse := newSigner(t), newSigner(t), newSigner(t)
+	home := initHome(t, reg)
+	n := start(t, home)
+	c := client.New(n.APIURL())
+	send(t, c, reg, &client.AdmitOrg{Org: "clinic-x", OrgType: medledger.OrgClinic, Name: "X", Licence: "C", Admin: admin.pub})
+	send(t, c, admin, &client.EnrolMember{Keys: nurse.pub, Roles: []medledger.Role{medledger.RoleNurse}})
+	want, err := c.Members(context.Background(), "clinic-x")
+	if err != nil || len(want) != 2 {
+		t.Fatalf("members before: %v %v", want, err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := store.Open(filepath.Join(home, "data", "app"), store.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ResetIndex(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := identity.ListMembers(st.IndexReader(), "clinic-x"); len(got) != 0 || st.IndexVersion() == st.Version() {
+		t.Fatalf("the index was not lost: %v, index version %d, state %d", got, st.IndexVersion(), st.Version())
+	}
+	st.Close()
+
+	n = start(t, home)
+	defer n.Close()
+	got, err := client.New(n.APIURL()).Members(context.Background(), "clinic-x")
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("members after restart: %v %v, want %v", got, err, want)
+	}
 }
