@@ -95,3 +95,18 @@ type NodeStatus struct {
 	Peers           int         `json:"peers"`
 	Validators      []Validator `json:"validators"`
 }
+
+// Problem is an RFC 9457 problem details object, the body of every API
+// error. Extension members carry medledger's error kind and code, and where
+// relevant a tx's status or a proof of absence.
+type Problem struct {
+	Type     string      `json:"type"`
+	Title    string      `json:"title"`
+	Status   int         `json:"status"`
+	Detail   string      `json:"detail,omitempty"`
+	Instance string      `json:"instance,omitempty"`
+	Kind     string      `json:"kind"`
+	Code     Kind        `json:"code"`
+	Tx       *TxStatus   `json:"tx,omitempty"`
+	Proof    *StateProof `json:"proof,omitempty"`
+}

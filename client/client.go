@@ -65,16 +65,7 @@ func New(baseURL string) *Client {
 }
 
 // Problem is an RFC 9457 error answer from the node.
-type Problem struct {
-	Type   string                `json:"type"`
-	Title  string                `json:"title"`
-	Status int                   `json:"status"`
-	Detail string                `json:"detail"`
-	Kind   string                `json:"kind"`
-	Code   medledger.Kind        `json:"code"`
-	Tx     *medledger.TxStatus   `json:"tx,omitempty"`
-	Proof  *medledger.StateProof `json:"proof,omitempty"`
-}
+type Problem = medledger.Problem
 
 // Error is an error answer from the node. medledger.KindOf works on it.
 type Error struct {
@@ -82,6 +73,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e.Status == 0 { // a tx that committed with an error
+		return fmt.Sprintf("%s: %s", e.Kind, e.Detail)
+	}
 	if e.Detail != "" {
 		return fmt.Sprintf("%s (HTTP %d): %s", e.Kind, e.Status, e.Detail)
 	}

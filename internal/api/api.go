@@ -138,21 +138,6 @@ func HTTPStatus(k medledger.Kind) int {
 	return http.StatusInternalServerError
 }
 
-// Problem is an RFC 9457 problem details object. Extension members carry
-// medledger's error kind and code, and where relevant a tx status or a
-// proof of absence.
-type Problem struct {
-	Type     string                `json:"type"`
-	Title    string                `json:"title"`
-	Status   int                   `json:"status"`
-	Detail   string                `json:"detail,omitempty"`
-	Instance string                `json:"instance,omitempty"`
-	Kind     string                `json:"kind"`
-	Code     medledger.Kind        `json:"code"`
-	Tx       *medledger.TxStatus   `json:"tx,omitempty"`
-	Proof    *medledger.StateProof `json:"proof,omitempty"`
-}
-
 // problemError carries extension members to problem().
 type problemError struct {
 	err   error
@@ -165,7 +150,7 @@ func (p *problemError) Unwrap() error { return p.err }
 
 func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 	kind := medledger.KindOf(err)
-	p := Problem{Type: "https://medledger.dev/problems/" + kind.String(), Title: kind.String(), Status: HTTPStatus(kind),
+	p := medledger.Problem{Type: "https://medledger.dev/problems/" + kind.String(), Title: kind.String(), Status: HTTPStatus(kind),
 		Instance: r.URL.Path, Kind: kind.String(), Code: kind}
 	var me *medledger.Error
 	if errors.As(err, &me) {

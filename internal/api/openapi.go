@@ -20,7 +20,7 @@ var schemas = map[string]any{
 	"StateProof":      medledger.StateProof{},
 	"Header":          medledger.Header{},
 	"NodeStatus":      medledger.NodeStatus{},
-	"Problem":         Problem{},
+	"Problem":         medledger.Problem{},
 	"AccountResponse": AccountResponse{},
 	"OrgResponse":     OrgResponse{},
 	"DIDDocument":     identity.DIDDocument{},

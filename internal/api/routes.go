@@ -14,6 +14,7 @@ import (
 
 	"medledger"
 	"medledger/internal/identity"
+	"medledger/internal/ledger"
 )
 
 // param is a documented request parameter.
@@ -253,19 +254,12 @@ func (s *Server) getNonce(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	b, err := rd.Get(nonceKey(id))
+	n, err := ledger.Nonce(rd, id)
 	if err != nil {
 		return err
 	}
-	var n uint64
-	for _, c := range b {
-		n = n<<8 | uint64(c)
-	}
 	return writeJSON(w, http.StatusOK, map[string]any{"account": id, "nonce": n, "height": s.state.Version()})
 }
-
-// nonceKey mirrors ledger's nonce key; a test checks they agree.
-func nonceKey(id medledger.ID) []byte { return []byte("lg/n/" + string(id)) }
 
 func (s *Server) getDelegators(w http.ResponseWriter, r *http.Request) error {
 	id, err := accountID(r)

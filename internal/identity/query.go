@@ -3,7 +3,6 @@ package identity
 import (
 	"encoding/base64"
 	"math/big"
-	"strings"
 
 	"medledger"
 	"medledger/internal/state"
@@ -183,5 +182,5 @@ func base58(b []byte) string {
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
 	}
-	return strings.Clone(string(out))
+	return string(out)
 }

@@ -81,7 +81,8 @@ func (l *Ledger) Hash() []byte { return l.store.Hash() }
 // metaKey holds the state schema version.
 var metaKey = []byte("lg/schema")
 
-func nonceKey(id medledger.ID) []byte { return state.Key("lg", "n", string(id)) }
+// NonceKey is the key of an account's last committed nonce.
+func NonceKey(id medledger.ID) []byte { return state.Key("lg", "n", string(id)) }
 
 // InitChain writes the genesis state and returns the app hash it gives.
 func (l *Ledger) InitChain(env medledger.Env, g *Genesis) ([]byte, error) {
@@ -110,7 +111,7 @@ func (l *Ledger) write(b state.Batch) error {
 
 // Nonce returns the last committed nonce of an account (0 if none).
 func Nonce(r state.Reader, id medledger.ID) (uint64, error) {
-	b, err := r.Get(nonceKey(id))
+	b, err := r.Get(NonceKey(id))
 	if err != nil || b == nil {
 		return 0, err
 	}
@@ -253,7 +254,7 @@ func (l *Ledger) DeliverTx(raw []byte) Result {
 	}
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], c.tx.Nonce)
-	if err := b.KV.Set(nonceKey(c.tx.Signer), n[:]); err != nil {
+	if err := b.KV.Set(NonceKey(c.tx.Signer), n[:]); err != nil {
 		return fail(err)
 	}
 	if err := l.write(b); err != nil {
