@@ -98,11 +98,7 @@ func keysCommands() []command {
 				if len(args) != 1 {
 					return usagef("give one key name")
 				}
-				kr, err := e.keyring()
-				if err != nil {
-					return err
-				}
-				p, err := e.passphrase("New passphrase for key "+args[0], true)
+				kr, p, err := e.unlock("New passphrase for key "+args[0], true)
 				if err != nil {
 					return err
 				}
@@ -160,11 +156,7 @@ func keysCommands() []command {
 				if len(args) != 1 {
 					return usagef("give one key name")
 				}
-				kr, err := e.keyring()
-				if err != nil {
-					return err
-				}
-				p, err := e.passphrase("Passphrase for key "+args[0], false)
+				kr, p, err := e.unlock("Passphrase for key "+args[0], false)
 				if err != nil {
 					return err
 				}
@@ -188,11 +180,7 @@ func keysCommands() []command {
 				if err != nil {
 					return err
 				}
-				kr, err := e.keyring()
-				if err != nil {
-					return err
-				}
-				p, err := e.passphrase("Passphrase of the key file", false)
+				kr, p, err := e.unlock("Passphrase of the key file", false)
 				if err != nil {
 					return err
 				}
@@ -216,11 +204,7 @@ func keysCommands() []command {
 				if !signing && !encryption {
 					return usagef("choose --signing, --encryption or both")
 				}
-				kr, err := e.keyring()
-				if err != nil {
-					return err
-				}
-				p, err := e.passphrase("Passphrase for key "+args[0], false)
+				kr, p, err := e.unlock("Passphrase for key "+args[0], false)
 				if err != nil {
 					return err
 				}
@@ -259,6 +243,16 @@ func keysCommands() []command {
 				return e.printTx(st)
 			}},
 	}
+}
+
+// unlock opens the keyring and asks for a passphrase.
+func (e *env) unlock(prompt string, confirm bool) (*client.Keyring, string, error) {
+	kr, err := e.keyring()
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := e.passphrase(prompt, confirm)
+	return kr, p, err
 }
 
 func (e *env) printKey(i client.KeyInfo) error {
