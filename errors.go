@@ -30,6 +30,7 @@ const (
 	KindExpired        Kind = 15 // past its timeout height or expiry
 	KindDuplicate      Kind = 16 // an unordered tx's request ID was already seen
 	KindUnavailable    Kind = 17 // the node cannot serve this now (syncing, mempool full)
+	KindGone           Kind = 18 // erased at the patient's request: the content is destroyed
 )
 
 var kindNames = [...]string{
@@ -51,6 +52,7 @@ var kindNames = [...]string{
 	KindExpired:        "expired",
 	KindDuplicate:      "duplicate",
 	KindUnavailable:    "unavailable",
+	KindGone:           "gone",
 }
 
 // Kinds returns every defined kind in code order.

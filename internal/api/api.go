@@ -128,6 +128,7 @@ var statusOf = map[medledger.Kind]int{
 	medledger.KindExpired:        http.StatusUnprocessableEntity,
 	medledger.KindDuplicate:      http.StatusConflict,
 	medledger.KindUnavailable:    http.StatusServiceUnavailable,
+	medledger.KindGone:           http.StatusGone,
 }
 
 // HTTPStatus returns the HTTP status for an error kind.
