@@ -105,3 +105,17 @@ func (p Principal) Has(r Role) bool { return slices.Contains(p.Roles, r) }
 
 // Active reports whether the principal may act.
 func (p Principal) Active() bool { return p.Status == StatusActive }
+
+// Directory answers the state machine's questions about accounts for
+// modules other than identity, so that sibling modules need not import each
+// other. The ledger implements it over the current tx's state.
+type Directory interface {
+	// Principal resolves an account; a KindUnknownAccount error if none.
+	Principal(id ID) (Principal, error)
+	// IsDelegate reports whether delegate may act for patient at time now.
+	IsDelegate(patient, delegate ID, now int64) (bool, error)
+	// OrgActive reports whether an organisation is admitted and active.
+	OrgActive(org string) (bool, error)
+	// EncryptionKey returns an account's current encryption public key.
+	EncryptionKey(id ID) ([]byte, error)
+}

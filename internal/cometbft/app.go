@@ -138,6 +138,9 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		}
 		res.TxResults[i] = &abci.ExecTxResult{Code: uint32(r.Code), Log: r.Log, Codespace: codespace(r.Code), Events: events(r.Events)}
 	}
+	if err := a.ledger.EndBlock(); err != nil {
+		return nil, err
+	}
 	res.AppHash = a.ledger.WorkingHash()
 	a.mu.Lock()
 	for _, tx := range req.Txs {

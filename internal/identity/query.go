@@ -184,3 +184,48 @@ func base58(b []byte) string {
 	}
 	return string(out)
 }
+
+// Directory implements medledger.Directory over a state reader.
+type Directory struct{ R state.Reader }
+
+// Principal implements medledger.Directory.
+func (d Directory) Principal(id medledger.ID) (medledger.Principal, error) {
+	p, _, err := LoadPrincipal(d.R, id)
+	return p, err
+}
+
+// IsDelegate implements medledger.Directory.
+func (d Directory) IsDelegate(patient, delegate medledger.ID, now int64) (bool, error) {
+	a, err := GetAccount(d.R, patient)
+	if err != nil || a == nil || a.Kind != medledger.KindPatient {
+		return false, err
+	}
+	for _, dl := range a.Delegates {
+		if dl.ID == delegate && dl.Active(now) {
+			p, _, err := LoadPrincipal(d.R, delegate)
+			if err != nil {
+				return false, nil
+			}
+			return p.Active(), nil
+		}
+	}
+	return false, nil
+}
+
+// OrgActive implements medledger.Directory.
+func (d Directory) OrgActive(org string) (bool, error) {
+	o, err := GetOrg(d.R, org)
+	return err == nil && o != nil && o.Status == medledger.StatusActive, err
+}
+
+// EncryptionKey implements medledger.Directory.
+func (d Directory) EncryptionKey(id medledger.ID) ([]byte, error) {
+	a, err := GetAccount(d.R, id)
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, medledger.Errorf(medledger.KindUnknownAccount, "account %s is not registered", id)
+	}
+	return a.EncryptionKey, nil
+}

@@ -13,11 +13,16 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
 	"medledger"
+	"medledger/internal/audit"
+	"medledger/internal/consent"
 	"medledger/internal/identity"
+	"medledger/internal/records"
 	"medledger/internal/state"
 )
 
@@ -62,11 +67,18 @@ type Ledger struct {
 	// pending is the mempool's view of nonces: the highest nonce CheckTx
 	// accepted per signer since the last commit.
 	pending map[medledger.ID]uint64
+	// seen holds the unordered txs CheckTx accepted since the last commit.
+	seen map[unorderedID]bool
+}
+
+type unorderedID struct {
+	signer medledger.ID
+	nonce  uint64
 }
 
 // New returns a ledger for the chain over store.
 func New(store state.Committer, chainID string) *Ledger {
-	return &Ledger{store: store, chainID: chainID, pending: make(map[medledger.ID]uint64)}
+	return &Ledger{store: store, chainID: chainID, pending: make(map[medledger.ID]uint64), seen: make(map[unorderedID]bool)}
 }
 
 // ChainID returns the chain ID.
@@ -121,21 +133,47 @@ func Nonce(r state.Reader, id medledger.ID) (uint64, error) {
 	return binary.BigEndian.Uint64(b), nil
 }
 
+// unorderedKey marks an unordered tx as seen until its timeout height.
+func unorderedKey(signer medledger.ID, nonce uint64) []byte {
+	return state.Key("lg", "u", string(signer), strconv.FormatUint(nonce, 10))
+}
+
+// unorderedExpiry indexes seen unordered txs by timeout, for pruning.
+func unorderedExpiry(timeout uint64, signer medledger.ID, nonce uint64) []byte {
+	return state.Key("lg", "ux", fmt.Sprintf("%020d", timeout), string(signer), strconv.FormatUint(nonce, 10))
+}
+
+// canBeUnordered lists the message types that may travel unordered.
+func canBeUnordered(msgType string) bool { return msgType == audit.TypeAccess }
+
 // decodeMsg routes a message type to its module's decoder.
 func decodeMsg(msgType string, b []byte) (any, error) {
 	module, _, _ := strings.Cut(msgType, "/")
 	switch module {
 	case "identity":
 		return identity.Decode(msgType, b)
+	case "consent":
+		return consent.Decode(msgType, b)
+	case "records":
+		return records.Decode(msgType, b)
+	case "audit":
+		return audit.Decode(msgType, b)
 	}
 	return nil, medledger.Errorf(medledger.KindUnknownMsg, "unknown message type %q", msgType)
 }
 
 // applyMsg routes a decoded message to its module.
-func applyMsg(b state.Batch, env medledger.Env, signer medledger.Principal, m any) ([]medledger.Event, error) {
+func applyMsg(b state.Batch, env medledger.Env, signer medledger.Principal, tx *medledger.Tx, m any) ([]medledger.Event, error) {
+	dir := identity.Directory{R: b.KV}
 	switch m := m.(type) {
 	case identity.Msg:
 		return identity.Apply(b, env, signer, m)
+	case consent.Msg:
+		return consent.Apply(b, env, signer, dir, m)
+	case records.Msg:
+		return records.Apply(b, env, signer, dir, m)
+	case *audit.Access:
+		return audit.Apply(b, env, signer, dir, m, tx.Nonce)
 	}
 	return nil, medledger.Errorf(medledger.KindUnknownMsg, "no module for %T", m)
 }
@@ -157,8 +195,11 @@ func (l *Ledger) check(r state.Reader, raw []byte, last func(medledger.ID) (uint
 	if tx.ChainID != l.chainID {
 		return nil, medledger.Errorf(medledger.KindWrongChain, "tx is for chain %q, this is %q", tx.ChainID, l.chainID)
 	}
-	if tx.Unordered {
-		return nil, medledger.Errorf(medledger.KindMalformed, "message type %s cannot be sent unordered", tx.MsgType)
+	if tx.Unordered != canBeUnordered(tx.MsgType) {
+		if tx.Unordered {
+			return nil, medledger.Errorf(medledger.KindMalformed, "message type %s cannot be sent unordered", tx.MsgType)
+		}
+		return nil, medledger.Errorf(medledger.KindMalformed, "message type %s is sent unordered, with a request id and a timeout height", tx.MsgType)
 	}
 	msg, err := decodeMsg(tx.MsgType, tx.Msg)
 	if err != nil {
@@ -193,6 +234,23 @@ func (l *Ledger) check(r state.Reader, raw []byte, last func(medledger.ID) (uint
 	if err := tx.VerifySignature(pub); err != nil {
 		return nil, err
 	}
+	if tx.Unordered {
+		next := uint64(l.store.Version() + 1)
+		if tx.TimeoutHeight < next {
+			return nil, medledger.Errorf(medledger.KindExpired, "the request timed out at height %d", tx.TimeoutHeight)
+		}
+		if tx.TimeoutHeight > next+medledger.MaxUnorderedWindow {
+			return nil, medledger.Errorf(medledger.KindInvalid, "timeout height may be at most %d blocks ahead", medledger.MaxUnorderedWindow)
+		}
+		seen, err := r.Get(unorderedKey(tx.Signer, tx.Nonce))
+		if err != nil {
+			return nil, err
+		}
+		if seen != nil {
+			return nil, medledger.Errorf(medledger.KindDuplicate, "request %d of %s was already logged", tx.Nonce, tx.Signer)
+		}
+		return &checked{tx: tx, msg: msg, signer: signer}, nil
+	}
 	prev, err := last(tx.Signer)
 	if err != nil {
 		return nil, err
@@ -222,7 +280,15 @@ func (l *Ledger) CheckTx(raw []byte, recheck bool) Result {
 	if err != nil {
 		return fail(err)
 	}
-	l.pending[c.tx.Signer] = c.tx.Nonce
+	if c.tx.Unordered {
+		id := unorderedID{c.tx.Signer, c.tx.Nonce}
+		if l.seen[id] {
+			return fail(medledger.Errorf(medledger.KindDuplicate, "request %d of %s is already pending", c.tx.Nonce, c.tx.Signer))
+		}
+		l.seen[id] = true
+	} else {
+		l.pending[c.tx.Signer] = c.tx.Nonce
+	}
 	return Result{Signer: c.tx.Signer, MsgType: c.tx.MsgType}
 }
 
@@ -246,15 +312,22 @@ func (l *Ledger) DeliverTx(raw []byte) Result {
 		return fail(err)
 	}
 	b := state.Batch{KV: state.NewCache(l.store), Index: state.NewCache(l.store.Index())}
-	events, err := applyMsg(b, l.env, c.signer, c.msg)
+	events, err := applyMsg(b, l.env, c.signer, c.tx, c.msg)
 	if err != nil {
 		r := fail(err)
 		r.Signer, r.MsgType = c.tx.Signer, c.tx.MsgType
 		return r
 	}
 	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], c.tx.Nonce)
-	if err := b.KV.Set(NonceKey(c.tx.Signer), n[:]); err != nil {
+	if c.tx.Unordered {
+		binary.BigEndian.PutUint64(n[:], c.tx.TimeoutHeight)
+		err = errors.Join(b.KV.Set(unorderedKey(c.tx.Signer, c.tx.Nonce), n[:]),
+			b.Index.Set(unorderedExpiry(c.tx.TimeoutHeight, c.tx.Signer, c.tx.Nonce), n[:]))
+	} else {
+		binary.BigEndian.PutUint64(n[:], c.tx.Nonce)
+		err = b.KV.Set(NonceKey(c.tx.Signer), n[:])
+	}
+	if err != nil {
 		return fail(err)
 	}
 	if err := l.write(b); err != nil {
@@ -265,6 +338,32 @@ func (l *Ledger) DeliverTx(raw []byte) Result {
 	msgEv := medledger.NewEvent("message", "signer", string(c.tx.Signer), "type", c.tx.MsgType,
 		"nonce", strconv.FormatUint(c.tx.Nonce, 10))
 	return Result{Events: append([]medledger.Event{msgEv}, events...), Signer: c.tx.Signer, MsgType: c.tx.MsgType}
+}
+
+// EndBlock finishes the block: it forgets the unordered txs whose timeout
+// has passed, which can no longer be included anyway.
+func (l *Ledger) EndBlock() error {
+	prefix := []byte("lg/ux/")
+	end := state.Key("lg", "ux", fmt.Sprintf("%020d", l.env.Height+1)) // timeouts up to this height
+	var expired [][]byte
+	err := l.store.Index().Iterate(prefix, end, func(k, _ []byte) bool {
+		expired = append(expired, append([]byte(nil), k...))
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range expired {
+		parts := strings.Split(string(k), "/")
+		nonce, perr := strconv.ParseUint(parts[4], 10, 64)
+		if perr != nil {
+			return medledger.Errorf(medledger.KindInternal, "bad unordered index key %q", k)
+		}
+		if err := errors.Join(l.store.Delete(unorderedKey(medledger.ID(parts[3]), nonce)), l.store.Index().Delete(k)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WorkingHash returns the app hash the block's writes give.
@@ -278,11 +377,32 @@ func (l *Ledger) Commit() ([]byte, int64, error) {
 		return nil, 0, err
 	}
 	clear(l.pending)
+	clear(l.seen)
 	return hash, v, nil
 }
 
 // RebuildIndex recomputes every module's secondary index from the
 // authenticated state into index, which should be empty.
 func RebuildIndex(r state.Reader, index state.ReadWriter) error {
-	return identity.RebuildIndex(r, index)
+	return errors.Join(identity.RebuildIndex(r, index), consent.RebuildIndex(r, index),
+		records.RebuildIndex(r, index), rebuildUnordered(r, index))
+}
+
+func rebuildUnordered(r state.Reader, index state.ReadWriter) error {
+	prefix := []byte("lg/u/")
+	var err error
+	iterErr := r.Iterate(prefix, state.PrefixEnd(prefix), func(k, v []byte) bool {
+		parts := strings.Split(string(k), "/")
+		nonce, perr := strconv.ParseUint(parts[3], 10, 64)
+		if perr != nil || len(v) != 8 {
+			err = medledger.Errorf(medledger.KindInternal, "bad unordered key %q", k)
+			return false
+		}
+		err = index.Set(unorderedExpiry(binary.BigEndian.Uint64(v), medledger.ID(parts[2]), nonce), v)
+		return err == nil
+	})
+	if iterErr != nil {
+		return iterErr
+	}
+	return err
 }
