@@ -110,3 +110,20 @@ type Problem struct {
 	Tx       *TxStatus   `json:"tx,omitempty"`
 	Proof    *StateProof `json:"proof,omitempty"`
 }
+
+// Signed HTTP requests: uploads and private queries carry these headers,
+// with an Ed25519 signature over RequestSignBytes by the account's key.
+const (
+	HeaderAccount   = "X-Medledger-Account"
+	HeaderTime      = "X-Medledger-Time" // Unix seconds
+	HeaderSignature = "X-Medledger-Signature"
+	// RequestSkew is how far a signed request's time may be from the node's.
+	RequestSkew = 5 * time.Minute
+)
+
+// RequestSignBytes are the bytes a signed HTTP request signs: the method,
+// the path with its query, the time and the hex sha256 of the body (for a
+// blob upload, the blob ID, which the body must hash to).
+func RequestSignBytes(method, pathAndQuery string, unix int64, bodyHash string) []byte {
+	return []byte("medledger/http/v1\n" + method + "\n" + pathAndQuery + "\n" + time.Unix(unix, 0).UTC().Format(time.RFC3339) + "\n" + bodyHash)
+}

@@ -95,17 +95,49 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, co
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	var code int
+	err = c.sendRaw(req, func(resp *http.Response) error {
+		code = resp.StatusCode
+		if out == nil {
+			return nil
+		}
+		data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("decoding %s %s: %w", method, path, err)
+		}
+		return nil
+	})
+	return code, err
+}
+
+// send performs req and decodes a JSON answer into out.
+func (c *Client) send(req *http.Request, out any) error {
+	return c.sendRaw(req, func(resp *http.Response) error {
+		if out == nil {
+			return nil
+		}
+		data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(data, out)
+	})
+}
+
+// sendRaw performs req, turns a non-2xx answer into *Error, and hands a
+// successful response to read.
+func (c *Client) sendRaw(req *http.Request, read func(*http.Response) error) error {
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return resp.StatusCode, err
-	}
 	if resp.StatusCode >= 300 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		e := &Error{}
 		if json.Unmarshal(data, &e.Problem) != nil || e.Kind == "" {
 			e.Status, e.Kind, e.Code = resp.StatusCode, "http", medledger.KindInternal
@@ -114,14 +146,9 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, co
 				e.Detail = e.Detail[:200]
 			}
 		}
-		return resp.StatusCode, e
+		return e
 	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("decoding %s %s: %w", method, path, err)
-		}
-	}
-	return resp.StatusCode, nil
+	return read(resp)
 }
 
 func (c *Client) get(ctx context.Context, path string, out any) error {

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"medledger"
+	"medledger/internal/gateway"
 	"medledger/internal/state"
 )
 
@@ -55,6 +56,8 @@ type State interface {
 type Server struct {
 	chain   Chain
 	state   State
+	gw      *gateway.Gateway
+	blobs   medledger.BlobStore
 	log     *slog.Logger
 	mux     *http.ServeMux
 	gather  prometheus.Gatherer
@@ -65,8 +68,9 @@ type Server struct {
 // New returns the API server. reg receives the API's own metrics; /metrics
 // serves reg together with the process-wide default registry (where
 // CometBFT's metrics live).
-func New(chain Chain, st State, log *slog.Logger, reg *prometheus.Registry) *Server {
-	s := &Server{chain: chain, state: st, log: log, mux: http.NewServeMux()}
+// gw and blobs may be nil for a node that serves no records.
+func New(chain Chain, st State, gw *gateway.Gateway, blobs medledger.BlobStore, log *slog.Logger, reg *prometheus.Registry) *Server {
+	s := &Server{chain: chain, state: st, gw: gw, blobs: blobs, log: log, mux: http.NewServeMux()}
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "medledger", Subsystem: "api", Name: "requests_total", Help: "API requests by route and status code."}, []string{"route", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "medledger", Subsystem: "api", Name: "request_seconds", Help: "API request latency by route.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route"})
 	reg.MustRegister(s.reqs, s.latency)

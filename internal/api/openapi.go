@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"medledger"
+	"medledger/internal/consent"
 	"medledger/internal/identity"
 )
 
@@ -35,6 +36,25 @@ var schemas = map[string]any{
 	"ProposalList": struct {
 		Height    int64               `json:"height"`
 		Proposals []identity.Proposal `json:"proposals"`
+	}{},
+	"RecordResponse": RecordResponse{},
+	"RecordList": struct {
+		Height  int64            `json:"height"`
+		Records []RecordResponse `json:"records"`
+	}{},
+	"AccessLog": struct {
+		Height int64            `json:"height"`
+		Events []AccessLogEntry `json:"events"`
+	}{},
+	"GrantList": struct {
+		Height      int64               `json:"height"`
+		Grants      []consent.Grant     `json:"grants"`
+		Emergencies []consent.Emergency `json:"emergencies,omitempty"`
+	}{},
+	"Wrap": struct {
+		Blob medledger.BlobID `json:"blob"`
+		Key  string           `json:"key"`
+		Wrap []byte           `json:"wrap"`
 	}{},
 	"Nonce": struct {
 		Account medledger.ID `json:"account"`
@@ -117,7 +137,10 @@ func (s *Server) Document() map[string]any {
 		if params != nil {
 			op["parameters"] = params
 		}
-		if r.Body != "" {
+		if r.Body != "" && r.Raw {
+			op["requestBody"] = map[string]any{"required": true, "description": r.Body, "content": map[string]any{
+				"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "contentMediaType": "application/octet-stream"}}}}
+		} else if r.Body != "" {
 			op["requestBody"] = map[string]any{"required": true, "description": r.Body, "content": map[string]any{
 				"application/cbor": map[string]any{"schema": map[string]any{"type": "string", "contentMediaType": "application/cbor"}},
 				"application/json": map[string]any{"schema": map[string]any{"type": "object", "required": []string{"tx"}, "properties": map[string]any{"tx": map[string]any{"type": "string", "contentEncoding": "base64"}}}},

@@ -31,6 +31,7 @@ type route struct {
 	Body                           string         // request body description, if any
 	Responses                      map[int]string // status → description
 	Schema                         string         // component schema of the 200/202 body
+	Raw                            bool           // the body is bytes, not a tx envelope
 	handle                         func(*Server, http.ResponseWriter, *http.Request) error
 }
 
@@ -42,6 +43,10 @@ var (
 )
 
 func (s *Server) routes() []route {
+	return append(s.coreRoutes(), s.recordRoutes()...)
+}
+
+func (s *Server) coreRoutes() []route {
 	return []route{
 		{Method: "POST", Path: "/v1/txs", ID: "submitTx", Tag: "txs", Summary: "Submit a signed tx",
 			Params: []param{{Name: "wait", In: "query", Type: "string", Desc: "check (default): return once CheckTx accepts it; commit: wait until it is committed."},

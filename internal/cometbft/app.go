@@ -45,13 +45,15 @@ type App struct {
 	log    *slog.Logger
 
 	// OnCommit, if set, is called after each commit with the height, the
-	// number of txs and how many of them failed.
-	OnCommit func(height int64, txs, failed int)
+	// number of txs and how many of them failed, and the events of the
+	// txs that succeeded.
+	OnCommit func(height int64, txs, failed int, events []medledger.Event)
 
 	mu      sync.Mutex
 	pending map[string]int64 // hex tx hash → height when CheckTx accepted it
 	txs     int
 	failed  int
+	events  []medledger.Event // of the block being finalized
 }
 
 // NewApp returns the ABCI application over a ledger and its store.
@@ -130,12 +132,14 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		return nil, err
 	}
 	res := &abci.ResponseFinalizeBlock{TxResults: make([]*abci.ExecTxResult, len(req.Txs))}
+	a.events = a.events[:0]
 	failed := 0
 	for i, tx := range req.Txs {
 		r := a.ledger.DeliverTx(tx)
 		if !r.OK() {
 			failed++
 		}
+		a.events = append(a.events, r.Events...)
 		res.TxResults[i] = &abci.ExecTxResult{Code: uint32(r.Code), Log: r.Log, Codespace: codespace(r.Code), Events: events(r.Events)}
 	}
 	if err := a.ledger.EndBlock(); err != nil {
@@ -188,7 +192,7 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 		a.log.Debug("committed block", "height", height, "app_hash", hex.EncodeToString(hash))
 	}
 	if a.OnCommit != nil {
-		a.OnCommit(height, a.txs, a.failed)
+		a.OnCommit(height, a.txs, a.failed, a.events)
 	}
 	return &abci.ResponseCommit{}, nil
 }

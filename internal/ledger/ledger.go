@@ -162,20 +162,21 @@ func decodeMsg(msgType string, b []byte) (any, error) {
 	return nil, medledger.Errorf(medledger.KindUnknownMsg, "unknown message type %q", msgType)
 }
 
-// applyMsg routes a decoded message to its module.
+// applyMsg routes a decoded message to the module that decoded it.
 func applyMsg(b state.Batch, env medledger.Env, signer medledger.Principal, tx *medledger.Tx, m any) ([]medledger.Event, error) {
 	dir := identity.Directory{R: b.KV}
-	switch m := m.(type) {
-	case identity.Msg:
-		return identity.Apply(b, env, signer, m)
-	case consent.Msg:
-		return consent.Apply(b, env, signer, dir, m)
-	case records.Msg:
-		return records.Apply(b, env, signer, dir, m)
-	case *audit.Access:
-		return audit.Apply(b, env, signer, dir, m, tx.Nonce)
+	module, _, _ := strings.Cut(tx.MsgType, "/")
+	switch module {
+	case "identity":
+		return identity.Apply(b, env, signer, m.(identity.Msg))
+	case "consent":
+		return consent.Apply(b, env, signer, dir, m.(consent.Msg))
+	case "records":
+		return records.Apply(b, env, signer, dir, m.(records.Msg))
+	case "audit":
+		return audit.Apply(b, env, signer, dir, m.(*audit.Access), tx.Nonce)
 	}
-	return nil, medledger.Errorf(medledger.KindUnknownMsg, "no module for %T", m)
+	return nil, medledger.Errorf(medledger.KindUnknownMsg, "no module for %s", tx.MsgType)
 }
 
 // checked is a tx that passed every check that does not change state.

@@ -20,6 +20,13 @@ type Config struct {
 	API   APIConfig   `toml:"api"`
 	Log   LogConfig   `toml:"log"`
 	Store StoreConfig `toml:"store"`
+	Blobs BlobsConfig `toml:"blobs"`
+}
+
+// BlobsConfig configures the ciphertext store in <home>/blobs.
+type BlobsConfig struct {
+	// MaxBlobSize is the largest blob accepted, in bytes.
+	MaxBlobSize int64 `toml:"max_blob_size"`
 }
 
 // APIConfig configures the REST API.
@@ -55,6 +62,7 @@ func DefaultConfig() Config {
 		API:   APIConfig{Listen: DefaultAPIListen},
 		Log:   LogConfig{Level: "info", Format: "text", CometBFTInfo: "debug"},
 		Store: StoreConfig{KeepVersions: 0, CacheSize: 200_000},
+		Blobs: BlobsConfig{MaxBlobSize: 64 << 20},
 	}
 }
 
@@ -94,6 +102,9 @@ func (c Config) Validate() error {
 	if c.Store.KeepVersions < 0 || c.Store.CacheSize < 0 {
 		return fmt.Errorf("app.toml: store settings must not be negative")
 	}
+	if c.Blobs.MaxBlobSize <= 0 {
+		return fmt.Errorf("app.toml: blobs.max_blob_size must be positive")
+	}
 	if c.API.Listen == "" {
 		return fmt.Errorf("app.toml: api.listen is empty")
 	}
@@ -128,6 +139,10 @@ cometbft_info = "{{.Log.CometBFTInfo}}"
 keep_versions = {{.Store.KeepVersions}}
 # IAVL node cache size.
 cache_size = {{.Store.CacheSize}}
+
+[blobs]
+# Largest record ciphertext accepted, in bytes (64 MiB by default).
+max_blob_size = {{.Blobs.MaxBlobSize}}
 `))
 
 // WriteConfig writes app.toml.

@@ -13,15 +13,21 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"medledger"
 	"medledger/internal/api"
+	"medledger/internal/blob"
 	"medledger/internal/cometbft"
+	"medledger/internal/gateway"
 	"medledger/internal/identity"
 	"medledger/internal/ledger"
+	"medledger/internal/records"
+	"medledger/internal/state"
 	"medledger/internal/store"
 )
 
@@ -144,6 +150,8 @@ type Node struct {
 	store  *store.Store
 	cmt    *cometbft.Node
 	srv    *http.Server
+	outbox *gateway.Outbox
+	cancel context.CancelFunc
 	ln     net.Listener
 	apiURL string
 	served chan error
@@ -206,14 +214,101 @@ func New(home string, o Options) (*Node, error) {
 	heightGauge := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "medledger", Name: "height", Help: "Last committed block height."})
 	txCounter := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "medledger", Name: "txs_total", Help: "Committed txs by result."}, []string{"result"})
 	reg.MustRegister(heightGauge, txCounter)
-	app.OnCommit = func(h int64, txs, failed int) {
+	blobs, err := blob.OpenDir(filepath.Join(home, "blobs"), blob.Options{MaxBlobSize: cfg.Blobs.MaxBlobSize})
+	if err != nil {
+		cmt.Stop()
+		st.Close()
+		return nil, err
+	}
+	if err := sweepErased(st, blobs, log); err != nil {
+		cmt.Stop()
+		st.Close()
+		return nil, err
+	}
+	app.OnCommit = func(h int64, txs, failed int, events []medledger.Event) {
 		heightGauge.Set(float64(h))
 		txCounter.WithLabelValues("ok").Add(float64(txs - failed))
 		txCounter.WithLabelValues("failed").Add(float64(failed))
+		shred(blobs, events, log)
 	}
-	n := &Node{home: home, cfg: cfg, log: log, store: st, cmt: cmt}
-	n.srv = &http.Server{Handler: api.New(cmt, st, log, reg), ReadHeaderTimeout: 10 * time.Second}
+	outbox, err := gateway.OpenOutbox(filepath.Join(home, "data", "outbox"), cmt, log)
+	if err != nil {
+		cmt.Stop()
+		st.Close()
+		return nil, err
+	}
+	clock := func(ctx context.Context) (int64, error) {
+		h, err := cmt.Header(ctx, 0)
+		if err != nil {
+			return 0, err
+		}
+		return h.Time.Unix(), nil
+	}
+	gw := gateway.New(st, blobs, cmt, outbox, clock, log)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "medledger", Subsystem: "gateway", Name: "outbox_pending", Help: "Access txs served but not yet seen committed."},
+		func() float64 { p, _ := outbox.Pending(); return float64(len(p)) }))
+	n := &Node{home: home, cfg: cfg, log: log, store: st, cmt: cmt, outbox: outbox}
+	n.srv = &http.Server{Handler: api.New(cmt, st, gw, blobs, log, reg), ReadHeaderTimeout: 10 * time.Second}
 	return n, nil
+}
+
+// shred destroys the ciphertext and wraps of erased records (crypto-
+// shredding): the chain keeps their hashes, pointing at nothing.
+func shred(blobs medledger.BlobStore, events []medledger.Event, log *slog.Logger) {
+	for _, e := range events {
+		if e.Type != "records.erased" {
+			continue
+		}
+		for _, s := range strings.Split(e.Get("blobs"), ",") {
+			id, err := medledger.ParseBlobID(s)
+			if err != nil {
+				continue
+			}
+			if err := blobs.Delete(context.Background(), id); err != nil {
+				log.Error("erasure: deleting a blob failed; it is retried at the next start", "blob", s, "err", err)
+			}
+		}
+		log.Info("erased a record's ciphertext and key wraps", "record", e.Get("record"))
+	}
+}
+
+// sweepErased deletes the blobs of every erased record, in case the node
+// stopped between committing an erasure and deleting its blobs.
+func sweepErased(st *store.Store, blobs medledger.BlobStore, log *slog.Logger) error {
+	if st.Version() == 0 {
+		return nil
+	}
+	rd, err := st.ReaderAt(st.Version())
+	if err != nil {
+		return err
+	}
+	var erased []string
+	prefix := []byte("rec/r/")
+	err = rd.Iterate(prefix, state.PrefixEnd(prefix), func(_, v []byte) bool {
+		var r records.Record
+		if medledger.UnmarshalTrusted(v, &r) == nil && r.Erased != 0 {
+			erased = append(erased, r.ID)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range erased {
+		vs, err := records.Versions(rd, id)
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			if ok, _ := blobs.Has(context.Background(), v.Blob); ok {
+				log.Info("erasure sweep: deleting a blob left behind", "record", id)
+				if err := blobs.Delete(context.Background(), v.Blob); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // rebuildIndex recomputes the secondary indexes when a crash left them
@@ -246,6 +341,9 @@ func (n *Node) Start() error {
 	n.apiURL = "http://" + ln.Addr().String()
 	n.served = make(chan error, 1)
 	go func() { n.served <- n.srv.Serve(ln) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	go n.outbox.Run(ctx, 2*time.Second)
 	n.log.Info("medledger node started", "api", n.apiURL, "rpc", n.cmt.RPCAddress(), "node_id", n.cmt.NodeID(), "home", n.home)
 	return nil
 }
@@ -268,6 +366,9 @@ func (n *Node) Close() error {
 
 func (n *Node) close() error {
 	var errs []error
+	if n.cancel != nil {
+		n.cancel()
+	}
 	if n.ln != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, n.srv.Shutdown(ctx))
@@ -302,3 +403,9 @@ func Run(ctx context.Context, home string, o Options, started func(*Node)) error
 	n.log.Info("shutting down")
 	return errors.Join(err, n.Close())
 }
+
+// OutboxPending lists the access txs served but not yet seen committed.
+func (n *Node) OutboxPending() ([]string, error) { return n.outbox.Pending() }
+
+// Home is the node's home directory.
+func (n *Node) Home() string { return n.home }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/hpke"
 	"crypto/rand"
 	"encoding/json"
 	"flag"
@@ -46,6 +47,11 @@ func freePort(t *testing.T) int {
 type signer struct {
 	client.Signer
 	pub identity.PublicKeys
+	enc hpke.PrivateKey
+}
+
+func (s signer) user() client.User {
+	return client.User{Signer: s.Signer, EncryptionKey: s.enc, EncryptionPublic: s.pub.EncryptionKey}
 }
 
 func newSigner(t *testing.T) signer {
@@ -59,7 +65,7 @@ func newSigner(t *testing.T) signer {
 		t.Fatal(err)
 	}
 	return signer{Signer: client.Signer{ID: medledger.AccountID(pub), Key: priv},
-		pub: identity.PublicKeys{SigningKey: pub, EncryptionKey: enc.PublicKey().Bytes()}}
+		pub: identity.PublicKeys{SigningKey: pub, EncryptionKey: enc.PublicKey().Bytes()}, enc: enc}
 }
 
 func testLogger(t *testing.T) *slog.Logger {

@@ -141,3 +141,11 @@ func RebuildIndex(r state.Reader, index state.ReadWriter) error {
 	}
 	return err
 }
+
+// View is a record as the API shows it to a reader: the head, every
+// version, and the basis on which the reader may read it.
+type View struct {
+	Record   *Record   `json:"record"`
+	Versions []Version `json:"versions"`
+	Basis    string    `json:"basis"`
+}
