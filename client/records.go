@@ -480,3 +480,9 @@ func (c *Client) ShareWith(ctx context.Context, u User, record string, readerPub
 	}
 	return added, nil
 }
+
+// PutBlobAs uploads body under an ID the caller gives: for tools and
+// tests that check the node refuses bytes that do not match.
+func (c *Client) PutBlobAs(ctx context.Context, s Signer, id medledger.BlobID, body []byte) error {
+	return c.signed(ctx, s, http.MethodPut, "/v1/blobs/"+id.String(), bytes.NewReader(body), id.String(), nil)
+}

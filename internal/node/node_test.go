@@ -95,6 +95,10 @@ func tempDir(t *testing.T) string {
 }
 
 func initHome(t *testing.T, regs ...signer) string {
+	return initHomeBlockTime(t, 150*time.Millisecond, regs...)
+}
+
+func initHomeBlockTime(t *testing.T, blockTime time.Duration, regs ...signer) string {
 	t.Helper()
 	home := tempDir(t)
 	var pubs []identity.PublicKeys
@@ -102,7 +106,7 @@ func initHome(t *testing.T, regs ...signer) string {
 		pubs = append(pubs, r.pub)
 	}
 	err := node.Init(home, node.InitOptions{ChainID: "medledger-e2e", Moniker: "e2e", Regulators: pubs, Threshold: 1,
-		Ports: cometbft.Ports{P2P: freePort(t), RPC: freePort(t)}, APIListen: "127.0.0.1:0", BlockTime: 150 * time.Millisecond})
+		Ports: cometbft.Ports{P2P: freePort(t), RPC: freePort(t)}, APIListen: "127.0.0.1:0", BlockTime: blockTime})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -263,3 +263,157 @@ func waitCommitted(t *testing.T, w *world) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestAuditCompleteness stops the node after it served reads but before
+// their access txs could commit (blocks are 3 s apart), restarts it, and
+// checks that every served read ends with a committed access event: the
+// outbox survived and resubmitted them.
+func TestAuditCompleteness(t *testing.T) {
+	ctx := context.Background()
+	reg, admin, doc, pat := newSigner(t), newSigner(t), newSigner(t), newSigner(t)
+	home := initHomeBlockTime(t, 3*time.Second, reg)
+	n := start(t, home)
+	c := client.New(n.APIURL())
+	send(t, c, reg, &client.AdmitOrg{Org: "clinic-z", OrgType: medledger.OrgClinic, Name: "Z", Licence: "Z", Admin: admin.pub})
+	send(t, c, admin, &client.EnrolMember{Keys: doc.pub, Roles: []medledger.Role{medledger.RolePhysician}})
+	send(t, c, pat, &client.RegisterPatient{Keys: pat.pub})
+	ref, err := c.PutRecord(ctx, doc.user(), pat.ID, []byte(labResult), "Observation", "lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait for a fresh block so the reads land early in the 3 s gap.
+	waitHeight(t, n, n.Height()+1)
+	const reads = 5
+	for i := 0; i < reads; i++ {
+		if _, err := c.Read(ctx, doc.user(), pat.ID, ref.Record, 0, consent.PurposeTreatment); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending, err := n.OutboxPending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) == 0 {
+		t.Fatal("every access tx committed before the stop; the test did not exercise recovery")
+	}
+	t.Logf("stopping with %d of %d served reads not yet committed", len(pending), reads)
+	if err := n.Close(); err != nil { // the mempool, and the txs in it, are lost
+		t.Fatal(err)
+	}
+
+	restarted := time.Now()
+	n = start(t, home)
+	defer n.Close()
+	c = client.New(n.APIURL())
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		p, err := n.OutboxPending()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d access txs never committed after restart", len(p))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	log, err := c.AccessLog(ctx, pat.Signer, pat.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for _, e := range log {
+		if e.Reader == doc.ID && e.Allowed {
+			got++
+		}
+	}
+	if got != reads {
+		t.Fatalf("%d served reads, %d committed access events", reads, got)
+	}
+	t.Logf("all %d access events committed %.1fs after restart", reads, time.Since(restarted).Seconds())
+}
+
+// TestGrantLimitsAndUploads: an expired grant and a grant past its read
+// limit both get the not-found answer; uploads that do not hash to their ID
+// or exceed the limit are refused and leave nothing behind.
+func TestGrantLimitsAndUploads(t *testing.T) {
+	ctx := context.Background()
+	w, done := setup(t)
+	defer done()
+	c := w.c
+	ref, err := c.PutRecord(ctx, w.labTech.user(), w.patient.ID, []byte(labResult), "Observation", "lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, _ := c.Header(ctx, 0)
+	once := &client.GrantAccess{Patient: w.patient.ID, Grantee: client.Grantee{Org: "hospital-d"}, Scope: client.Scope{All: true},
+		Purpose: consent.PurposeTreatment, Expires: hdr.Time.Add(time.Hour).Unix(), MaxReads: 1}
+	if _, err := c.Grant(ctx, w.patient.user(), once); err != nil {
+		t.Fatal(err)
+	}
+	// An org grant: any active member of hospital D reads, once in all.
+	if _, err := c.Read(ctx, w.doctorC.user(), w.patient.ID, ref.Record, 0, consent.PurposeTreatment); err != nil {
+		t.Fatal(err)
+	}
+	waitCommitted(t, w)
+	if _, err := c.Read(ctx, w.doctorC.user(), w.patient.ID, ref.Record, 0, consent.PurposeTreatment); medledger.KindOf(err) != medledger.KindNotFound {
+		t.Fatalf("read past the limit: %v", err)
+	}
+	gs, _, err := c.Grants(ctx, w.patient.Signer, w.patient.ID)
+	if err != nil || len(gs) != 1 || gs[0].Reads != 1 {
+		t.Fatalf("grant counter: %+v %v", gs, err)
+	}
+
+	short := &client.GrantAccess{Patient: w.patient.ID, Grantee: client.Grantee{Member: w.erDoc.ID}, Scope: client.Scope{Records: []string{ref.Record}},
+		Purpose: consent.PurposeTreatment, Expires: hdr.Time.Add(4 * time.Second).Unix()}
+	if _, err := c.Grant(ctx, w.patient.user(), short); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(ctx, w.erDoc.user(), w.patient.ID, ref.Record, 0, consent.PurposeTreatment); err != nil {
+		t.Fatalf("read before expiry: %v", err)
+	}
+	for {
+		h, _ := c.Header(ctx, 0)
+		if h.Time.Unix() >= short.Expires {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if _, err := c.Read(ctx, w.erDoc.user(), w.patient.ID, ref.Record, 0, consent.PurposeTreatment); medledger.KindOf(err) != medledger.KindNotFound {
+		t.Fatalf("read after expiry: %v", err)
+	}
+
+	// Uploads.
+	home := w.n.(interface{ Home() string }).Home()
+	good := bytes.Repeat([]byte("ciphertext"), 100)
+	id := medledger.BlobIDOf(good)
+	bad := append(bytes.Clone(good), '!')
+	err = putBlobAs(t, c, w.labTech, id, bad)
+	if medledger.KindOf(err) != medledger.KindInvalid {
+		t.Fatalf("mismatched upload: %v", err)
+	}
+	if countFiles(t, filepath.Join(home, "blobs"), id.String()) != 0 {
+		t.Fatal("a mismatched upload left a file")
+	}
+	big := make([]byte, 65<<20)
+	if err := putBlobAs(t, c, w.labTech, medledger.BlobIDOf(big), big); medledger.KindOf(err) != medledger.KindTooLarge {
+		t.Fatalf("oversized upload: %v", err)
+	}
+	// An unsigned upload is refused.
+	req, _ := http.NewRequest(http.MethodPut, w.n.APIURL()+"/v1/blobs/"+id.String(), bytes.NewReader(good))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("unsigned upload: %d", resp.StatusCode)
+	}
+}
+
+func putBlobAs(t *testing.T, c *client.Client, s signer, id medledger.BlobID, body []byte) error {
+	t.Helper()
+	return c.PutBlobAs(context.Background(), s.Signer, id, body)
+}
