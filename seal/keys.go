@@ -1,7 +1,3 @@
-// Package seal holds medledger's end-to-end cryptography on bytes: account
-// keys, key IDs and zeroing here, and the record sealing format beside them.
-// It is pure Go with no cgo, and builds for js/wasm so the web portal can run
-// the same code in the browser.
 package seal
 
 import (
