@@ -120,23 +120,8 @@ func (c *Client) sealAndStore(ctx context.Context, author User, anchor *Anchor, 
 		anchor.Record = records.IDFor(blob)
 	}
 	anchor.Blob, anchor.Size = blob, int64(len(ct))
-	if _, err := c.PutBlob(ctx, author.Signer, ct); err != nil {
-		return nil, fmt.Errorf("uploading the ciphertext: %w", err)
-	}
-	done := map[string]bool{}
-	for _, pub := range readers {
-		kid := seal.KeyID(pub)
-		if done[kid] {
-			continue
-		}
-		done[kid] = true
-		w, err := seal.Wrap(key, pub, seal.WrapInfo{RecordID: anchor.Record, Version: anchor.Version, ReaderKeyID: kid})
-		if err != nil {
-			return nil, err
-		}
-		if err := c.PutWrap(ctx, author.Signer, blob, kid, w); err != nil {
-			return nil, fmt.Errorf("uploading a key wrap: %w", err)
-		}
+	if err := c.uploadSealed(ctx, author, anchor, ct, key, readers); err != nil {
+		return nil, err
 	}
 	st, err := c.Send(ctx, author.Signer, anchor)
 	if err != nil {
@@ -485,4 +470,95 @@ func (c *Client) ShareWith(ctx context.Context, u User, record string, readerPub
 // tests that check the node refuses bytes that do not match.
 func (c *Client) PutBlobAs(ctx context.Context, s Signer, id medledger.BlobID, body []byte) error {
 	return c.signed(ctx, s, http.MethodPut, "/v1/blobs/"+id.String(), bytes.NewReader(body), id.String(), nil)
+}
+
+// Item is one record to put in a batch.
+type Item struct {
+	Content     []byte
+	ContentType string
+	Category    string
+}
+
+// PutRecords seals and uploads many records for one patient, then submits
+// their anchors back to back with consecutive nonces and waits until all
+// are committed: an import of thousands of resources takes a few blocks,
+// not thousands. progress, if not nil, is called after each upload.
+func (c *Client) PutRecords(ctx context.Context, author User, patient medledger.ID, items []Item, progress func(done int)) ([]RecordRef, error) {
+	p, err := c.Account(ctx, patient)
+	if err != nil {
+		return nil, fmt.Errorf("looking up the patient: %w", err)
+	}
+	chainID, err := c.ChainID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nonce, err := c.Nonce(ctx, author.ID)
+	if err != nil {
+		return nil, err
+	}
+	readers := [][]byte{p.EncryptionKey, author.EncryptionPublic}
+	refs := make([]RecordRef, len(items))
+	raws := make([][]byte, len(items))
+	for i, it := range items {
+		key, err := seal.NewContentKey()
+		if err != nil {
+			return nil, err
+		}
+		ct, err := seal.Encrypt(it.Content, key)
+		if err != nil {
+			key.Zero()
+			return nil, err
+		}
+		blob := medledger.BlobIDOf(ct)
+		a := &Anchor{Record: records.IDFor(blob), Version: 1, Patient: patient, Blob: blob, Size: int64(len(ct)), ContentType: it.ContentType, Category: it.Category}
+		err = c.uploadSealed(ctx, author, a, ct, key, readers)
+		key.Zero()
+		if err != nil {
+			return nil, err
+		}
+		nonce++
+		if raws[i], err = BuildTx(chainID, author.Signer, nonce, a); err != nil {
+			return nil, err
+		}
+		refs[i] = RecordRef{Record: a.Record, Version: 1, Blob: blob}
+		if progress != nil {
+			progress(i + 1)
+		}
+	}
+	for i, raw := range raws {
+		if _, err := c.Broadcast(ctx, raw); err != nil {
+			return nil, fmt.Errorf("anchor %d of %d: %w", i+1, len(raws), err)
+		}
+	}
+	for i, raw := range raws {
+		st, err := c.Commit(ctx, raw)
+		if err != nil {
+			return nil, fmt.Errorf("anchor %d of %d: %w", i+1, len(raws), err)
+		}
+		refs[i].Tx = st
+	}
+	return refs, nil
+}
+
+// uploadSealed uploads a ciphertext and a wrap of its key for each reader.
+func (c *Client) uploadSealed(ctx context.Context, author User, a *Anchor, ct []byte, key *seal.ContentKey, readers [][]byte) error {
+	if _, err := c.PutBlob(ctx, author.Signer, ct); err != nil {
+		return fmt.Errorf("uploading the ciphertext: %w", err)
+	}
+	done := map[string]bool{}
+	for _, pub := range readers {
+		kid := seal.KeyID(pub)
+		if done[kid] {
+			continue
+		}
+		done[kid] = true
+		w, err := seal.Wrap(key, pub, seal.WrapInfo{RecordID: a.Record, Version: a.Version, ReaderKeyID: kid})
+		if err != nil {
+			return err
+		}
+		if err := c.PutWrap(ctx, author.Signer, a.Blob, kid, w); err != nil {
+			return fmt.Errorf("uploading a key wrap: %w", err)
+		}
+	}
+	return nil
 }

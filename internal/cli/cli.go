@@ -62,6 +62,7 @@ func commands() []command {
 	cs = append(cs, keysCommands()...)
 	cs = append(cs, identityCommands()...)
 	cs = append(cs, queryCommands()...)
+	cs = append(cs, recordCommands()...)
 	return cs
 }
 
