@@ -33,7 +33,7 @@ import (
 	"medledger/seal"
 )
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -54,7 +54,7 @@ func (s signer) user() client.User {
 	return client.User{Signer: s.Signer, EncryptionKey: s.enc, EncryptionPublic: s.pub.EncryptionKey}
 }
 
-func newSigner(t *testing.T) signer {
+func newSigner(t testing.TB) signer {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -68,14 +68,14 @@ func newSigner(t *testing.T) signer {
 		pub: identity.PublicKeys{SigningKey: pub, EncryptionKey: enc.PublicKey().Bytes()}, enc: enc}
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 // tempDir is t.TempDir for node homes. CometBFT's address book saves itself
 // from a goroutine that outlives the node's Stop, so removal retries briefly
 // instead of failing on a file written during cleanup.
-func tempDir(t *testing.T) string {
+func tempDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "medledger-node-test-")
 	if err != nil {
@@ -94,11 +94,11 @@ func tempDir(t *testing.T) string {
 	return dir
 }
 
-func initHome(t *testing.T, regs ...signer) string {
+func initHome(t testing.TB, regs ...signer) string {
 	return initHomeBlockTime(t, 150*time.Millisecond, regs...)
 }
 
-func initHomeBlockTime(t *testing.T, blockTime time.Duration, regs ...signer) string {
+func initHomeBlockTime(t testing.TB, blockTime time.Duration, regs ...signer) string {
 	t.Helper()
 	home := tempDir(t)
 	var pubs []identity.PublicKeys
@@ -113,7 +113,7 @@ func initHomeBlockTime(t *testing.T, blockTime time.Duration, regs ...signer) st
 	return home
 }
 
-func start(t *testing.T, home string) *node.Node {
+func start(t testing.TB, home string) *node.Node {
 	t.Helper()
 	n, err := node.New(home, node.Options{Logger: testLogger(t)})
 	if err != nil {
@@ -132,7 +132,7 @@ func start(t *testing.T, home string) *node.Node {
 	return n
 }
 
-func waitHeight(t *testing.T, n *node.Node, h int64) {
+func waitHeight(t testing.TB, n *node.Node, h int64) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for n.Height() < h {
