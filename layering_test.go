@@ -1,0 +1,95 @@
+package medledger_test
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"medledger/internal/fhir"
+	"medledger/internal/records"
+)
+
+// allowed lists, for each package, the medledger packages it may import
+// (DESIGN §3: imports point down; siblings import each other only where
+// listed). Packages not listed may import no medledger package at all.
+var allowed = map[string][]string{
+	"medledger":              {},
+	"seal":                   {},
+	"internal/state":         {},
+	"internal/fhir":          {},
+	"internal/blob":          {"medledger"},
+	"internal/identity":      {"medledger", "internal/state"},
+	"internal/consent":       {"medledger", "internal/state"},
+	"internal/records":       {"medledger", "internal/state"},
+	"internal/audit":         {"medledger", "internal/state", "internal/consent", "internal/records"},
+	"internal/ledger":        {"medledger", "internal/state", "internal/identity", "internal/consent", "internal/records", "internal/audit"},
+	"internal/store":         {"internal/state"},
+	"internal/cometbft":      {"medledger", "internal/state", "internal/ledger"},
+	"internal/gateway":       {"medledger", "internal/state", "internal/identity", "internal/consent", "internal/records", "internal/audit", "seal"},
+	"internal/api":           {"medledger", "internal/state", "internal/identity", "internal/consent", "internal/records", "internal/audit", "internal/ledger", "internal/gateway", "seal"},
+	"client":                 {"medledger", "seal", "internal/identity", "internal/consent", "internal/records", "internal/audit"},
+	"internal/node":          {"medledger", "internal/state", "internal/store", "internal/ledger", "internal/identity", "internal/records", "internal/cometbft", "internal/blob", "internal/gateway", "internal/api"},
+	"internal/cli":           {"medledger", "client", "seal", "internal/node", "internal/cometbft", "internal/identity", "internal/consent", "internal/fhir"},
+	"cmd/medledger":          {"internal/cli"},
+	"internal/blob/blobtest": {"medledger", "internal/blob"},
+}
+
+// TestImportsPointDown fails when a package imports a medledger package it
+// is not allowed to, or when a package is missing from the list.
+func TestImportsPointDown(t *testing.T) {
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		if path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "bin") {
+			return filepath.SkipDir
+		}
+		files, _ := filepath.Glob(filepath.Join(path, "*.go"))
+		pkg := filepath.ToSlash(path)
+		if path == "." {
+			pkg = "medledger"
+		}
+		checked := false
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			checked = true
+			af, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+			if err != nil {
+				return err
+			}
+			ok, listed := allowed[pkg]
+			if !listed {
+				t.Errorf("package %s is not in the import allowlist", pkg)
+				return nil
+			}
+			for _, imp := range af.Imports {
+				p := strings.Trim(imp.Path.Value, `"`)
+				if p != "medledger" && !strings.HasPrefix(p, "medledger/") {
+					continue
+				}
+				dep := strings.TrimPrefix(p, "medledger/")
+				if !slices.Contains(ok, dep) {
+					t.Errorf("%s imports %s, which the allowlist does not allow", f, p)
+				}
+			}
+		}
+		_ = checked
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The records module's categories are FHIR's.
+func TestCategoriesAgree(t *testing.T) {
+	if !slices.Equal(records.Categories, fhir.Categories()) {
+		t.Fatalf("records.Categories %v\nfhir.Categories   %v", records.Categories, fhir.Categories())
+	}
+}
