@@ -47,7 +47,6 @@ func TestDeidentifySynthea(t *testing.T) {
 		}
 		// Every resource of the bundle, directory data included.
 		var outs [][]byte
-		type key struct{ typ, id string }
 		targets := map[string]bool{}
 		var originalIDs []string
 		for _, raw := range rawEntries(t, bf.data) {
