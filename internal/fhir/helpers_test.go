@@ -91,4 +91,3 @@ func jsonEqual(t testing.TB, a, b []byte) bool {
 	}
 	return reflect.DeepEqual(x, y)
 }
-
