@@ -271,11 +271,7 @@ func (u User) unwrap(wrap []byte, info seal.WrapInfo) (*seal.ContentKey, error) 
 // delegate, whose wraps are used instead).
 func (c *Client) Grant(ctx context.Context, u User, g *GrantAccess) (*medledger.TxStatus, error) {
 	if g.ID == "" {
-		var b [16]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return nil, err
-		}
-		g.ID = hex.EncodeToString(b[:])
+		g.ID = NewGrantID()
 	}
 	st, err := c.Send(ctx, u.Signer, g)
 	if err != nil {
@@ -561,4 +557,11 @@ func (c *Client) uploadSealed(ctx context.Context, author User, a *Anchor, ct []
 		}
 	}
 	return nil
+}
+
+// NewGrantID returns a fresh random grant ID.
+func NewGrantID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

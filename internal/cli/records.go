@@ -223,6 +223,37 @@ func recordCommands() []command {
 					}
 				})
 			}},
+		{path: "record share", usage: "RECORD", summary: "Give another account a key wrap of every version of your record (after a grant or a break-glass)",
+			example: "medledger record share 3f2a...9c --from pat --with er-doc",
+			setup: func(e *env, fs *flag.FlagSet) {
+				fromFlag(fs)
+				fs.StringVar(&to, "with", "", "the reader's account `ID` or keyring name")
+			},
+			run: func(ctx context.Context, e *env, args []string) error {
+				if len(args) != 1 {
+					return usagef("give one record ID")
+				}
+				rid, err := e.resolveID(to)
+				if err != nil {
+					return err
+				}
+				k, u, err := e.user(from)
+				if err != nil {
+					return err
+				}
+				defer k.Zero()
+				c := e.client()
+				a, err := c.Account(ctx, rid)
+				if err != nil {
+					return err
+				}
+				n, err := c.ShareWith(ctx, u, args[0], a.EncryptionKey)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "added %d key wraps for %s\n", n, rid)
+				return nil
+			}},
 		{path: "record erase", usage: "RECORD", summary: "Erase a record at the patient's request: every node destroys its ciphertext and key wraps",
 			example: "medledger record erase 3f2a...9c --from pat",
 			setup:   func(e *env, fs *flag.FlagSet) { fromFlag(fs) },
@@ -378,7 +409,7 @@ func recordCommands() []command {
 						return err
 					}
 				}
-				g := &client.GrantAccess{Patient: pid, Purpose: purpose, MaxReads: uint32(maxReads)}
+				g := &client.GrantAccess{ID: client.NewGrantID(), Patient: pid, Purpose: purpose, MaxReads: uint32(maxReads)}
 				switch {
 				case to != "" && org == "":
 					if g.Grantee.Member, err = e.resolveID(to); err != nil {
