@@ -357,6 +357,39 @@ func recordCommands() []command {
 				_, err = e.stdout.Write(bundle)
 				return err
 			}},
+		{path: "timeline", summary: "Show a patient's records as a readable timeline: visits, conditions, results, medications, immunizations, claims (each read is logged)",
+			example: "medledger timeline --from pat --patient pat",
+			setup: func(e *env, fs *flag.FlagSet) {
+				fromFlag(fs)
+				patientFlag(fs)
+				purposeFlag(fs, consent.PurposePersonal)
+			},
+			run: func(ctx context.Context, e *env, args []string) error {
+				pid, err := e.patientOr(patient, from)
+				if err != nil {
+					return err
+				}
+				k, u, err := e.user(from)
+				if err != nil {
+					return err
+				}
+				defer k.Zero()
+				bundle, _, err := exportBundle(ctx, e, u, pid, purpose)
+				if err != nil {
+					return err
+				}
+				s, err := fhir.SplitBundle(bundle)
+				if err != nil {
+					return err
+				}
+				tl := fhir.Timeline(s.Records)
+				return e.print(tl, func(tw io.Writer) {
+					fmt.Fprintln(tw, "DATE\tCATEGORY\tWHAT\tDETAIL")
+					for _, en := range tl {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", en.Date, en.Category, en.Title, en.Detail)
+					}
+				})
+			}},
 		{path: "deidentify", usage: "FILE", summary: "De-identify a FHIR Bundle or resource (HIPAA Safe Harbor) for research, on this machine",
 			example: "medledger deidentify my-records.json --out research.json",
 			setup: func(e *env, fs *flag.FlagSet) {

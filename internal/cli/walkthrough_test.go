@@ -128,6 +128,9 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if !strings.Contains(log, "st-marys") || !strings.Contains(log, "BREAK-GLASS") || !strings.Contains(log, "all 2 events verified") {
 		t.Fatalf("audit log: %s", log)
 	}
+	if tl := cli("timeline", "--from", "pat"); !strings.Contains(tl, "HbA1c") || !strings.Contains(tl, "6.1") {
+		t.Fatalf("timeline: %s", tl)
+	}
 	out := filepath.Join(t.TempDir(), "mine.json")
 	cli("export", "fhir", "--from", "pat", "--patient", "pat", "--out", out)
 	if b, _ := os.ReadFile(out); !strings.Contains(string(b), `"resourceType":"Bundle"`) && !strings.Contains(string(b), `"resourceType": "Bundle"`) {

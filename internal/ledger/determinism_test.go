@@ -17,8 +17,11 @@ import (
 	"testing"
 
 	"medledger"
+	"medledger/internal/audit"
+	"medledger/internal/consent"
 	"medledger/internal/identity"
 	"medledger/internal/ledger"
+	"medledger/internal/records"
 	"medledger/internal/state"
 	"medledger/internal/store"
 )
@@ -111,8 +114,32 @@ func workload(n int) (*ledger.Genesis, [][]byte) {
 		b, _ := tx.Encode()
 		txs = append(txs, b)
 	}
+	addUnordered := func(a acct, m interface{ Type() string }, id uint64) {
+		tx := &medledger.Tx{ChainID: chainID, Signer: a.id, Nonce: id, MsgType: m.Type(), Msg: medledger.MustMarshal(m), Unordered: true, TimeoutHeight: 550}
+		if err := tx.Sign(a.priv); err != nil {
+			panic(err)
+		}
+		b, _ := tx.Encode()
+		txs = append(txs, b)
+	}
 	var admins, members, patients []acct
+	var recs []string
 	for i := 0; len(txs) < n; i++ {
+		// Records, grants and reads, once there are members and patients.
+		if i%7 == 6 && len(members) > 0 && len(patients) > 0 {
+			m, p := members[rng.IntN(len(members))], patients[rng.IntN(len(patients))]
+			blob := medledger.BlobID(sha256.Sum256([]byte(fmt.Sprint("blob", i))))
+			rec := records.IDFor(blob)
+			add(m, &records.Anchor{Record: rec, Version: 1, Patient: p.id, Blob: blob, Size: 100, ContentType: "Observation", Category: "lab"})
+			recs = append(recs, rec)
+			add(p, &consent.GrantAccess{ID: fmt.Sprintf("%016x", i), Patient: p.id, Grantee: consent.Grantee{Member: members[rng.IntN(len(members))].id},
+				Scope: consent.Scope{Categories: []string{"lab"}}, Purpose: "treatment", Expires: 1_700_000_000 + 100_000, MaxReads: uint32(rng.IntN(3))})
+			addUnordered(m, &audit.Access{Patient: p.id, Record: recs[rng.IntN(len(recs))], Purpose: "treatment"}, uint64(i)+1)
+			if rng.IntN(4) == 0 {
+				add(p, &records.Erase{Record: recs[rng.IntN(len(recs))]})
+			}
+			continue
+		}
 		switch {
 		case i%10 == 0 || len(admins) == 0:
 			a := newAcct(fmt.Sprintf("admin%d", i))
@@ -163,6 +190,9 @@ func run(t testing.TB, st state.Committer, g *ledger.Genesis, txs [][]byte, size
 			r := l.DeliverTx(txs[i])
 			out.results = append(out.results, fmt.Sprintf("%d %s %v", r.Code, r.Log, r.Events))
 		}
+		if err := l.EndBlock(); err != nil {
+			t.Fatal(err)
+		}
 		hash, _, err := l.Commit()
 		if err != nil {
 			t.Fatal(err)
@@ -190,15 +220,21 @@ func openMem(t testing.TB) *store.Store {
 	return s
 }
 
-// dump lists the keys of the authenticated state. Values are left out: they
-// carry the heights at which records were written, which differ by block
-// split by design.
+// dump lists the keys of the authenticated state. Values are left out, and
+// the height in an access event's key is masked: they carry the heights at
+// which things happened, which differ by block split by design.
 func dump(t testing.TB, st state.Reader) []string {
 	var out []string
 	st.Iterate(nil, nil, func(k, v []byte) bool {
-		out = append(out, string(k))
+		key := string(k)
+		if parts := strings.Split(key, "/"); parts[0] == "audit" && len(parts) == 6 {
+			parts[3] = "H" // access events are keyed by the height they were logged at
+			key = strings.Join(parts, "/")
+		}
+		out = append(out, key)
 		return true
 	})
+	slices.Sort(out)
 	return out
 }
 
