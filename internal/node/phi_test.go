@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -51,8 +50,8 @@ func TestNoPHIAnywhere(t *testing.T) {
 	ctx := context.Background()
 	reg, admin, author := newSigner(t), newSigner(t), newSigner(t)
 	home := initHome(t, reg)
-	var logBuf bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logBuf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logBuf := &lockedWriter{}
+	logger := slog.New(slog.NewTextHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	n, err := node.New(home, node.Options{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +151,7 @@ func TestNoPHIAnywhere(t *testing.T) {
 			}
 		}
 	}
-	scan("node log", logBuf.Bytes())
+	scan("node log", logBuf.Bytes()) // a copy: CometBFT may still log after Stop
 	for _, db := range []string{"blockstore", "state", "tx_index", "evidence"} {
 		if _, err := os.Stat(filepath.Join(home, "data", db+".db")); err != nil {
 			continue
@@ -228,15 +227,23 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	return bytes.Equal(xa, ya)
 }
 
+// lockedWriter is a log sink safe for concurrent writes and reads.
 type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.buf.Write(p)
+}
+
+// Bytes returns a copy of what was written so far.
+func (l *lockedWriter) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.buf.Bytes())
 }
 
 type quietPebble struct{}
