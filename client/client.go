@@ -39,6 +39,7 @@ type (
 	SetDelegate     = identity.SetDelegate
 	RemoveDelegate  = identity.RemoveDelegate
 	RotateKeys      = identity.RotateKeys
+	SetOrgKey       = identity.SetOrgKey
 	PublicKeys      = identity.PublicKeys
 	Account         = identity.Account
 	Org             = identity.Org

@@ -130,16 +130,40 @@ func (c *Client) sealAndStore(ctx context.Context, author User, anchor *Anchor, 
 	return &RecordRef{Record: anchor.Record, Version: anchor.Version, Blob: blob, Tx: st}, nil
 }
 
+// readersFor returns the keys a new version is wrapped for: the patient,
+// the author, and the author organisation's escrow key if it has one.
+func (c *Client) readersFor(ctx context.Context, author User, patient medledger.ID) ([][]byte, error) {
+	p, err := c.Account(ctx, patient)
+	if err != nil {
+		return nil, fmt.Errorf("looking up the patient: %w", err)
+	}
+	readers := [][]byte{p.EncryptionKey, author.EncryptionPublic}
+	a, err := c.Account(ctx, author.ID)
+	if err != nil {
+		return nil, fmt.Errorf("looking up the author: %w", err)
+	}
+	if a.Org != "" {
+		o, err := c.Org(ctx, a.Org)
+		if err != nil {
+			return nil, err
+		}
+		if o.EncryptionKey != nil {
+			readers = append(readers, o.EncryptionKey)
+		}
+	}
+	return readers, nil
+}
+
 // PutRecord seals content on this machine and anchors it as a new record
 // of the patient, authored by author. It is wrapped for the patient, the
 // author and any extra reader keys; the patient's client shares it with
 // grantees (ShareRecords).
 func (c *Client) PutRecord(ctx context.Context, author User, patient medledger.ID, content []byte, contentType, category string, extra ...[]byte) (*RecordRef, error) {
-	p, err := c.Account(ctx, patient)
+	readers, err := c.readersFor(ctx, author, patient)
 	if err != nil {
-		return nil, fmt.Errorf("looking up the patient: %w", err)
+		return nil, err
 	}
-	readers := append([][]byte{p.EncryptionKey, author.EncryptionPublic}, extra...)
+	readers = append(readers, extra...)
 	return c.sealAndStore(ctx, author, &Anchor{Version: 1, Patient: patient, ContentType: contentType, Category: category}, content, readers)
 }
 
@@ -149,11 +173,11 @@ func (c *Client) AmendRecord(ctx context.Context, author User, record string, co
 	if err != nil {
 		return nil, err
 	}
-	p, err := c.Account(ctx, v.Record.Patient)
+	readers, err := c.readersFor(ctx, author, v.Record.Patient)
 	if err != nil {
 		return nil, err
 	}
-	readers := append([][]byte{p.EncryptionKey, author.EncryptionPublic}, extra...)
+	readers = append(readers, extra...)
 	a := &Anchor{Record: record, Version: v.Record.Latest + 1, Patient: v.Record.Patient, ContentType: v.Record.ContentType, Category: v.Record.Category}
 	return c.sealAndStore(ctx, author, a, content, readers)
 }
@@ -480,9 +504,9 @@ type Item struct {
 // are committed: an import of thousands of resources takes a few blocks,
 // not thousands. progress, if not nil, is called after each upload.
 func (c *Client) PutRecords(ctx context.Context, author User, patient medledger.ID, items []Item, progress func(done int)) ([]RecordRef, error) {
-	p, err := c.Account(ctx, patient)
+	readers, err := c.readersFor(ctx, author, patient)
 	if err != nil {
-		return nil, fmt.Errorf("looking up the patient: %w", err)
+		return nil, err
 	}
 	chainID, err := c.ChainID(ctx)
 	if err != nil {
@@ -492,7 +516,6 @@ func (c *Client) PutRecords(ctx context.Context, author User, patient medledger.
 	if err != nil {
 		return nil, err
 	}
-	readers := [][]byte{p.EncryptionKey, author.EncryptionPublic}
 	refs := make([]RecordRef, len(items))
 	raws := make([][]byte, len(items))
 	for i, it := range items {

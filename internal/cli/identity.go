@@ -3,14 +3,19 @@ package cli
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"medledger"
 	"medledger/client"
+	"medledger/internal/node"
+	"medledger/seal"
 )
 
 // send signs msg with the keyring key from and waits for it to commit.
@@ -134,6 +139,54 @@ func identityCommands() []command {
 					return usagef("%v", err)
 				}
 				return e.send(ctx, from, m)
+			}},
+		{path: "org escrow-key", summary: "An organisation admin makes this node the organisation's break-glass escrow: a new key, kept in <home>/config/escrow.key, published on-chain",
+			example: "medledger org escrow-key --from stmarys-admin --home ~/.medledger   # then restart the node",
+			setup:   func(e *env, fs *flag.FlagSet) { fromFlag("")(fs) },
+			run: func(ctx context.Context, e *env, args []string) error {
+				if from == "" {
+					return usagef("--from is required")
+				}
+				k, err := e.key(from)
+				if err != nil {
+					return err
+				}
+				defer k.Zero()
+				c := e.client()
+				acct, err := c.Account(ctx, k.ID)
+				if err != nil {
+					return err
+				}
+				if acct.Org == "" {
+					return fmt.Errorf("%s is not a member of an organisation", from)
+				}
+				priv, err := seal.GenerateEncryptionKey()
+				if err != nil {
+					return err
+				}
+				raw, err := priv.Bytes()
+				if err != nil {
+					return err
+				}
+				path := filepath.Join(e.home, node.EscrowKeyFile)
+				if err := os.WriteFile(path, []byte(hex.EncodeToString(raw)+"\n"), 0o600); err != nil {
+					return err
+				}
+				st, err := c.Send(ctx, client.SignerOf(k), &client.SetOrgKey{EncryptionKey: priv.PublicKey().Bytes()})
+				if err != nil {
+					os.Remove(path)
+					return err
+				}
+				cfg, err := node.LoadConfig(e.home)
+				if err != nil {
+					return err
+				}
+				cfg.Escrow.Org, cfg.Escrow.KeyFile = acct.Org, node.EscrowKeyFile
+				if err := node.WriteConfig(e.home, cfg); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stderr, "this node now holds %s's escrow key (%s); restart it to serve break-glass re-wraps\n", acct.Org, path)
+				return e.printTx(st)
 			}},
 		{path: "org remove", summary: "The consortium authority removes an organisation; its members can no longer act",
 			example: "medledger org remove --from authority --id st-marys --reason \"licence revoked\"",

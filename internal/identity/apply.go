@@ -51,6 +51,8 @@ func Apply(b state.Batch, env medledger.Env, signer medledger.Principal, m Msg) 
 		return removeDelegate(b, env, signer, m)
 	case *RotateKeys:
 		return rotateKeys(b, env, signer, m)
+	case *SetOrgKey:
+		return setOrgKey(b, env, signer, m)
 	}
 	return nil, medledger.Errorf(medledger.KindUnknownMsg, "unknown identity message %T", m)
 }
@@ -448,4 +450,23 @@ func boolStr(b bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+func setOrgKey(b state.Batch, env medledger.Env, signer medledger.Principal, m *SetOrgKey) ([]medledger.Event, error) {
+	if err := requireAdmin(signer, "set the organisation's escrow key"); err != nil {
+		return nil, err
+	}
+	o, err := GetOrg(b.KV, signer.Org)
+	if err != nil {
+		return nil, err
+	}
+	if o == nil {
+		return nil, medledger.Errorf(medledger.KindInternal, "member of missing organisation %s", signer.Org)
+	}
+	o.EncryptionKey = m.EncryptionKey
+	o.Updated = env.Height
+	if err := put(b.KV, OrgKey(o.ID), o); err != nil {
+		return nil, err
+	}
+	return []medledger.Event{medledger.NewEvent("identity.org_key_set", "org", o.ID, "by", string(signer.ID))}, nil
 }

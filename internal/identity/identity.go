@@ -77,6 +77,11 @@ type Org struct {
 	Admin        medledger.ID      `cbor:"8,keyasint" json:"admin"` // the first admin, enrolled at admission
 	Admitted     int64             `cbor:"9,keyasint" json:"admitted"`
 	Updated      int64             `cbor:"10,keyasint" json:"updated"`
+	// EncryptionKey is the organisation's HPKE key, held by its node as
+	// escrow: records its members author are also wrapped for it, so that
+	// on a break-glass declaration the node can re-wrap them for the
+	// clinician without the patient (DESIGN §7, §8).
+	EncryptionKey []byte `cbor:"11,keyasint,omitempty" json:"encryption_key,omitempty"`
 }
 
 // Authority is the consortium authority: regulators and their threshold.

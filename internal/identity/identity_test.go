@@ -163,6 +163,8 @@ func (h *harness) msg(t *testing.T, d *datadriven.TestData, signer string) (stri
 			m.EncryptionKey = encKey(e)
 		}
 		return identity.TypeRotateKeys, m
+	case "org_key":
+		return identity.TypeSetOrgKey, &identity.SetOrgKey{EncryptionKey: encKey(arg(d, "key"))}
 	case "raw":
 		return arg(d, "msgtype"), &identity.RemoveDelegate{}
 	}

@@ -22,6 +22,7 @@ const (
 	TypeSetDelegate     = "identity/set_delegate"
 	TypeRemoveDelegate  = "identity/remove_delegate"
 	TypeRotateKeys      = "identity/rotate_keys"
+	TypeSetOrgKey       = "identity/set_org_key"
 )
 
 // RotateDomain separates the proof of possession of a new signing key.
@@ -144,6 +145,17 @@ type RotateKeys struct {
 	EncryptionKey []byte       `cbor:"3,keyasint,omitempty" json:"encryption_key,omitempty"`
 	Proof         []byte       `cbor:"4,keyasint,omitempty" json:"proof,omitempty"`
 }
+
+// SetOrgKey sets the signer's organisation's escrow encryption key. The
+// signer must be one of its admins.
+type SetOrgKey struct {
+	EncryptionKey []byte `cbor:"1,keyasint" json:"encryption_key"`
+}
+
+// Validate implements Msg.
+func (m *SetOrgKey) Validate() error { return validateEncryptionKey(m.EncryptionKey) }
+
+func (*SetOrgKey) Type() string { return TypeSetOrgKey }
 
 // RotationProofBytes are what a new signing key signs to prove possession.
 func RotationProofBytes(chainID string, account medledger.ID, newKey []byte) []byte {
@@ -349,6 +361,8 @@ func Decode(msgType string, b []byte) (Msg, error) {
 		m = new(RemoveDelegate)
 	case TypeRotateKeys:
 		m = new(RotateKeys)
+	case TypeSetOrgKey:
+		m = new(SetOrgKey)
 	default:
 		return nil, medledger.Errorf(medledger.KindUnknownMsg, "unknown message type %q", msgType)
 	}
@@ -360,4 +374,4 @@ func Decode(msgType string, b []byte) (Msg, error) {
 
 // Types lists the identity message types.
 var Types = []string{TypeAdmitOrg, TypeRemoveOrg, TypeEnrolMember, TypeSetMemberStatus, TypeSetMemberRoles,
-	TypeRegisterPatient, TypeAttestPatient, TypeSetDelegate, TypeRemoveDelegate, TypeRotateKeys}
+	TypeRegisterPatient, TypeAttestPatient, TypeSetDelegate, TypeRemoveDelegate, TypeRotateKeys, TypeSetOrgKey}

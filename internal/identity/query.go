@@ -151,6 +151,11 @@ func OrgDID(o *Org) *DIDDocument {
 		doc.VerificationMethod = append(doc.VerificationMethod, VerificationMethod{ID: vm, Type: "Multikey", Controller: did, PublicKeyMultibase: Ed25519Multibase(o.ValidatorKey)})
 		doc.AssertionMethod = []string{vm}
 	}
+	if o.EncryptionKey != nil {
+		vm := did + "#escrow"
+		doc.VerificationMethod = append(doc.VerificationMethod, VerificationMethod{ID: vm, Type: HPKEKeyType, Controller: did, PublicKeyMultibase: "u" + base64.RawURLEncoding.EncodeToString(o.EncryptionKey)})
+		doc.KeyAgreement = []string{vm}
+	}
 	if o.GatewayURL != "" {
 		doc.Service = []Service{{ID: did + "#gateway", Type: "MedledgerGateway", ServiceEndpoint: o.GatewayURL}}
 	}

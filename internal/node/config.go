@@ -17,11 +17,24 @@ import (
 // Config is medledger's own node configuration, in <home>/config/app.toml.
 // CometBFT's settings stay in config.toml.
 type Config struct {
-	API   APIConfig   `toml:"api"`
-	Log   LogConfig   `toml:"log"`
-	Store StoreConfig `toml:"store"`
-	Blobs BlobsConfig `toml:"blobs"`
+	API    APIConfig    `toml:"api"`
+	Log    LogConfig    `toml:"log"`
+	Store  StoreConfig  `toml:"store"`
+	Blobs  BlobsConfig  `toml:"blobs"`
+	Escrow EscrowConfig `toml:"escrow"`
 }
+
+// EscrowConfig makes the node its organisation's break-glass escrow.
+type EscrowConfig struct {
+	// Org is the organisation whose escrow key this node holds; empty
+	// for none.
+	Org string `toml:"org"`
+	// KeyFile holds the escrow private key (hex), relative to home.
+	KeyFile string `toml:"key_file"`
+}
+
+// EscrowKeyFile is where `medledger org escrow-key` writes the key.
+const EscrowKeyFile = "config/escrow.key"
 
 // BlobsConfig configures the ciphertext store in <home>/blobs.
 type BlobsConfig struct {
@@ -59,10 +72,11 @@ const DefaultAPIListen = "127.0.0.1:26680"
 // DefaultConfig returns settings that work on one machine.
 func DefaultConfig() Config {
 	return Config{
-		API:   APIConfig{Listen: DefaultAPIListen},
-		Log:   LogConfig{Level: "info", Format: "text", CometBFTInfo: "debug"},
-		Store: StoreConfig{KeepVersions: 0, CacheSize: 200_000},
-		Blobs: BlobsConfig{MaxBlobSize: 64 << 20},
+		API:    APIConfig{Listen: DefaultAPIListen},
+		Log:    LogConfig{Level: "info", Format: "text", CometBFTInfo: "debug"},
+		Store:  StoreConfig{KeepVersions: 0, CacheSize: 200_000},
+		Blobs:  BlobsConfig{MaxBlobSize: 64 << 20},
+		Escrow: EscrowConfig{KeyFile: EscrowKeyFile},
 	}
 }
 
@@ -143,6 +157,12 @@ cache_size = {{.Store.CacheSize}}
 [blobs]
 # Largest record ciphertext accepted, in bytes (64 MiB by default).
 max_blob_size = {{.Blobs.MaxBlobSize}}
+
+[escrow]
+# The organisation whose break-glass escrow key this node holds ("" for
+# none); set by ` + "`medledger org escrow-key`" + `.
+org = "{{.Escrow.Org}}"
+key_file = "{{.Escrow.KeyFile}}"
 `))
 
 // WriteConfig writes app.toml.

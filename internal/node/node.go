@@ -5,6 +5,8 @@ package node
 
 import (
 	"context"
+	"crypto/hpke"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +31,7 @@ import (
 	"medledger/internal/records"
 	"medledger/internal/state"
 	"medledger/internal/store"
+	"medledger/seal"
 )
 
 // DefaultChainID is the chain ID `medledger init` uses unless told otherwise.
@@ -151,6 +154,7 @@ type Node struct {
 	cmt    *cometbft.Node
 	srv    *http.Server
 	outbox *gateway.Outbox
+	escrow *gateway.Escrow
 	cancel context.CancelFunc
 	ln     net.Listener
 	apiURL string
@@ -225,11 +229,32 @@ func New(home string, o Options) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
+	var escrow *gateway.Escrow
+	if cfg.Escrow.Org != "" {
+		hexKey, err := os.ReadFile(filepath.Join(home, cfg.Escrow.KeyFile))
+		var key hpke.PrivateKey
+		if err == nil {
+			var raw []byte
+			if raw, err = hex.DecodeString(strings.TrimSpace(string(hexKey))); err == nil {
+				key, err = seal.ParseEncryptionPrivateKey(raw)
+			}
+		}
+		if err != nil {
+			cmt.Stop()
+			st.Close()
+			return nil, fmt.Errorf("escrow key of %s: %w", cfg.Escrow.Org, err)
+		}
+		escrow = gateway.NewEscrow(cfg.Escrow.Org, key, st, blobs, log)
+		log.Info("holding the break-glass escrow key", "org", cfg.Escrow.Org)
+	}
 	app.OnCommit = func(h int64, txs, failed int, events []medledger.Event) {
 		heightGauge.Set(float64(h))
 		txCounter.WithLabelValues("ok").Add(float64(txs - failed))
 		txCounter.WithLabelValues("failed").Add(float64(failed))
 		shred(blobs, events, log)
+		if escrow != nil {
+			escrow.Notify(events)
+		}
 	}
 	outbox, err := gateway.OpenOutbox(filepath.Join(home, "data", "outbox"), cmt, log)
 	if err != nil {
@@ -247,7 +272,7 @@ func New(home string, o Options) (*Node, error) {
 	gw := gateway.New(st, blobs, cmt, outbox, clock, log)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "medledger", Subsystem: "gateway", Name: "outbox_pending", Help: "Access txs served but not yet seen committed."},
 		func() float64 { p, _ := outbox.Pending(); return float64(len(p)) }))
-	n := &Node{home: home, cfg: cfg, log: log, store: st, cmt: cmt, outbox: outbox}
+	n := &Node{home: home, cfg: cfg, log: log, store: st, cmt: cmt, outbox: outbox, escrow: escrow}
 	n.srv = &http.Server{Handler: api.New(cmt, st, gw, blobs, log, reg), ReadHeaderTimeout: 10 * time.Second}
 	return n, nil
 }
@@ -344,6 +369,9 @@ func (n *Node) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go n.outbox.Run(ctx, 2*time.Second)
+	if n.escrow != nil {
+		go n.escrow.Run(ctx)
+	}
 	n.log.Info("medledger node started", "api", n.apiURL, "rpc", n.cmt.RPCAddress(), "node_id", n.cmt.NodeID(), "home", n.home)
 	return nil
 }
