@@ -34,7 +34,7 @@ type Node struct {
 	client *local.Local
 
 	mu  sync.Mutex
-	dbs []dbm.DB // every database CometBFT opened
+	dbs []*closeSafeDB // every database CometBFT opened
 }
 
 // promClaimed is set once a node in this process has taken the Prometheus
@@ -69,15 +69,17 @@ func NewNode(c *cfg.Config, app *App, log *slog.Logger, cometLevel slog.Level) (
 	out := &Node{cfg: c, app: app}
 	// CometBFT v0.38 does not close its tx-index database on Stop, so a node
 	// restarted in the same process would find it locked: track every
-	// database and close the leftovers in Stop.
+	// database and close the leftovers in Stop. Each is close-safe (db.go).
 	dbProvider := func(ctx *cfg.DBContext) (dbm.DB, error) {
-		db, err := cfg.DefaultDBProvider(ctx)
-		if err == nil {
-			out.mu.Lock()
-			out.dbs = append(out.dbs, db)
-			out.mu.Unlock()
+		raw, err := cfg.DefaultDBProvider(ctx)
+		if err != nil {
+			return nil, err
 		}
-		return db, err
+		db := &closeSafeDB{db: raw}
+		out.mu.Lock()
+		out.dbs = append(out.dbs, db)
+		out.mu.Unlock()
+		return db, nil
 	}
 	n, err := nm.NewNode(c, pv, nodeKey, proxy.NewLocalClientCreator(app),
 		nm.DefaultGenesisDocProviderFunc(c), dbProvider, metricsProvider(c.Instrumentation),
@@ -97,15 +99,6 @@ func (n *Node) Start() error { return n.node.Start() }
 func (n *Node) Stop() error {
 	var err error
 	if n.node.IsRunning() {
-		// CometBFT v0.38's per-peer consensus routines are not waited for,
-		// and one can read the block store after Stop closed it (a panic
-		// seen with four nodes under the race detector). Stopping P2P first
-		// makes those routines see their peer gone and return before the
-		// stores close.
-		if sw := n.node.Switch(); sw.IsRunning() {
-			sw.Stop()
-			time.Sleep(100 * time.Millisecond)
-		}
 		err = n.node.Stop()
 		n.node.Wait()
 	}

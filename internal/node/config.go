@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -40,6 +41,9 @@ const EscrowKeyFile = "config/escrow.key"
 type BlobsConfig struct {
 	// MaxBlobSize is the largest blob accepted, in bytes.
 	MaxBlobSize int64 `toml:"max_blob_size"`
+	// GCGrace is how long an uploaded blob may wait for an anchor before
+	// it is collected.
+	GCGrace string `toml:"gc_grace"`
 }
 
 // APIConfig configures the REST API.
@@ -75,7 +79,7 @@ func DefaultConfig() Config {
 		API:    APIConfig{Listen: DefaultAPIListen},
 		Log:    LogConfig{Level: "info", Format: "text", CometBFTInfo: "debug"},
 		Store:  StoreConfig{KeepVersions: 0, CacheSize: 200_000},
-		Blobs:  BlobsConfig{MaxBlobSize: 64 << 20},
+		Blobs:  BlobsConfig{MaxBlobSize: 64 << 20, GCGrace: "1h"},
 		Escrow: EscrowConfig{KeyFile: EscrowKeyFile},
 	}
 }
@@ -115,6 +119,9 @@ func (c Config) Validate() error {
 	}
 	if c.Store.KeepVersions < 0 || c.Store.CacheSize < 0 {
 		return fmt.Errorf("app.toml: store settings must not be negative")
+	}
+	if d, err := time.ParseDuration(c.Blobs.GCGrace); err != nil || d <= 0 {
+		return fmt.Errorf("app.toml: blobs.gc_grace must be a positive duration such as 1h")
 	}
 	if c.Blobs.MaxBlobSize <= 0 {
 		return fmt.Errorf("app.toml: blobs.max_blob_size must be positive")
@@ -157,6 +164,8 @@ cache_size = {{.Store.CacheSize}}
 [blobs]
 # Largest record ciphertext accepted, in bytes (64 MiB by default).
 max_blob_size = {{.Blobs.MaxBlobSize}}
+# How long an uploaded blob may wait for its anchor before it is collected.
+gc_grace = "{{.Blobs.GCGrace}}"
 
 [escrow]
 # The organisation whose break-glass escrow key this node holds ("" for

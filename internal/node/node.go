@@ -155,6 +155,7 @@ type Node struct {
 	srv    *http.Server
 	outbox *gateway.Outbox
 	escrow *gateway.Escrow
+	blobs  *blob.Dir
 	cancel context.CancelFunc
 	ln     net.Listener
 	apiURL string
@@ -272,7 +273,7 @@ func New(home string, o Options) (*Node, error) {
 	gw := gateway.New(st, blobs, cmt, outbox, clock, log)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "medledger", Subsystem: "gateway", Name: "outbox_pending", Help: "Access txs served but not yet seen committed."},
 		func() float64 { p, _ := outbox.Pending(); return float64(len(p)) }))
-	n := &Node{home: home, cfg: cfg, log: log, store: st, cmt: cmt, outbox: outbox, escrow: escrow}
+	n := &Node{home: home, cfg: cfg, log: log, store: st, cmt: cmt, outbox: outbox, escrow: escrow, blobs: blobs}
 	n.srv = &http.Server{Handler: api.New(cmt, st, gw, blobs, log, reg), ReadHeaderTimeout: 10 * time.Second}
 	return n, nil
 }
@@ -372,6 +373,7 @@ func (n *Node) Start() error {
 	if n.escrow != nil {
 		go n.escrow.Run(ctx)
 	}
+	go n.collectGarbage(ctx, 10*time.Minute)
 	n.log.Info("medledger node started", "api", n.apiURL, "rpc", n.cmt.RPCAddress(), "node_id", n.cmt.NodeID(), "home", n.home)
 	return nil
 }
@@ -437,3 +439,54 @@ func (n *Node) OutboxPending() ([]string, error) { return n.outbox.Pending() }
 
 // Home is the node's home directory.
 func (n *Node) Home() string { return n.home }
+
+// CollectGarbage deletes the blobs (and their wraps) that no anchor
+// references and that are older than the grace period: uploads whose
+// anchor never came (DESIGN §7). It returns how many it deleted.
+func (n *Node) CollectGarbage(ctx context.Context) (int, error) {
+	grace, _ := time.ParseDuration(n.cfg.Blobs.GCGrace)
+	cutoff := time.Now().Add(-grace)
+	var old []medledger.BlobID
+	err := n.blobs.Walk(ctx, func(id medledger.BlobID, _ int64, mod time.Time) error {
+		if mod.Before(cutoff) {
+			old = append(old, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	deleted := 0
+	for _, id := range old {
+		ok, err := records.BlobReferenced(n.store.IndexReader(), id)
+		if err != nil {
+			return deleted, err
+		}
+		if ok {
+			continue
+		}
+		if err := n.blobs.Delete(ctx, id); err != nil {
+			return deleted, err
+		}
+		deleted++
+	}
+	if deleted > 0 {
+		n.log.Info("collected unreferenced blobs", "count", deleted)
+	}
+	return deleted, nil
+}
+
+func (n *Node) collectGarbage(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := n.CollectGarbage(ctx); err != nil && ctx.Err() == nil {
+				n.log.Warn("blob garbage collection", "err", err)
+			}
+		}
+	}
+}

@@ -441,3 +441,46 @@ func putBlobAs(t *testing.T, c *client.Client, s signer, id medledger.BlobID, bo
 	t.Helper()
 	return c.PutBlobAs(context.Background(), s.Signer, id, body)
 }
+
+// TestBlobGarbageCollection: a blob no anchor references is collected once
+// it is older than the grace period; anchored blobs and fresh uploads stay.
+func TestBlobGarbageCollection(t *testing.T) {
+	ctx := context.Background()
+	w, done := setup(t)
+	defer done()
+	n := w.n.(*node.Node)
+	ref, err := w.c.PutRecord(ctx, w.labTech.user(), w.patient.ID, []byte(labResult), "Observation", "lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan, fresh := []byte("an upload whose anchor never came"), []byte("an upload still waiting for its anchor")
+	oid, err := w.c.PutBlob(ctx, w.labTech.Signer, orphan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fid, err := w.c.PutBlob(ctx, w.labTech.Signer, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := n.Home()
+	old := time.Now().Add(-2 * time.Hour)
+	for _, id := range []medledger.BlobID{oid, ref.Blob} {
+		p := filepath.Join(home, "blobs", "blobs", id.String()[:2], id.String()[2:4], id.String())
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitHeight(t, n, n.Height()+1) // the anchor's index entry is flushed
+	got, err := n.CollectGarbage(ctx)
+	if err != nil || got != 1 {
+		t.Fatalf("collected %d, %v; want 1", got, err)
+	}
+	for id, want := range map[medledger.BlobID]int{oid: 0, fid: 1, ref.Blob: 1} {
+		if n := countFiles(t, filepath.Join(home, "blobs", "blobs"), id.String()); n != want {
+			t.Errorf("blob %s: %d files, want %d", id, n, want)
+		}
+	}
+	if _, err := w.c.Read(ctx, w.patient.user(), w.patient.ID, ref.Record, 0, consent.PurposePersonal); err != nil {
+		t.Fatalf("the anchored record after collection: %v", err)
+	}
+}

@@ -89,6 +89,9 @@ func anchor(b state.Batch, env medledger.Env, signer medledger.Principal, dir me
 	if err := b.KV.Set(VersionKey(v.Record, v.Version), medledger.MustMarshal(&v)); err != nil {
 		return nil, err
 	}
+	if err := b.Index.Set(blobIndex(v.Blob), []byte(v.Record)); err != nil {
+		return nil, err
+	}
 	return []medledger.Event{medledger.NewEvent("records.anchored", "patient", string(rec.Patient), "record", rec.ID,
 		"version", strconv.FormatUint(uint64(v.Version), 10), "blob", v.Blob.String(), "author", string(v.Author),
 		"org", v.AuthorOrg, "category", rec.Category)}, nil

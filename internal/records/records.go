@@ -12,6 +12,8 @@
 package records
 
 import (
+	"errors"
+
 	"medledger"
 	"medledger/internal/state"
 )
@@ -55,6 +57,7 @@ func IDFor(blob medledger.BlobID) string { return blob.String()[:32] }
 // Index keys:
 //
 //	rec/p/<patient>/<record>    patient → records
+//	rec/b/<blob id>             blob → record (what garbage collection keeps)
 
 // RecordKey is the key of a record head.
 func RecordKey(id string) []byte { return state.Key("rec", "r", id) }
@@ -66,6 +69,14 @@ func VersionKey(id string, v uint32) []byte { return state.Key("rec", "v", id, p
 func VersionsPrefix(id string) []byte { return state.Key("rec", "v", id, "") }
 
 func patientIndex(p medledger.ID, id string) []byte { return state.Key("rec", "p", string(p), id) }
+
+func blobIndex(b medledger.BlobID) []byte { return state.Key("rec", "b", b.String()) }
+
+// BlobReferenced reports, from the index, whether an anchor names blob.
+func BlobReferenced(index state.Reader, b medledger.BlobID) (bool, error) {
+	v, err := index.Get(blobIndex(b))
+	return v != nil, err
+}
 
 // PatientPrefix is the index prefix of a patient's records.
 func PatientPrefix(p medledger.ID) []byte { return state.Key("rec", "p", string(p), "") }
@@ -136,10 +147,18 @@ func RebuildIndex(r state.Reader, index state.ReadWriter) error {
 		}
 		return err == nil
 	})
-	if iterErr != nil {
-		return iterErr
+	if iterErr != nil || err != nil {
+		return errors.Join(iterErr, err)
 	}
-	return err
+	prefix = []byte("rec/v/")
+	iterErr = r.Iterate(prefix, state.PrefixEnd(prefix), func(_, v []byte) bool {
+		var x Version
+		if err = medledger.UnmarshalTrusted(v, &x); err == nil {
+			err = index.Set(blobIndex(x.Blob), []byte(x.Record))
+		}
+		return err == nil
+	})
+	return errors.Join(iterErr, err)
 }
 
 // View is a record as the API shows it to a reader: the head, every
