@@ -31,6 +31,7 @@ const (
 	KindDuplicate      Kind = 16 // an unordered tx's request ID was already seen
 	KindUnavailable    Kind = 17 // the node cannot serve this now (syncing, mempool full)
 	KindGone           Kind = 18 // erased at the patient's request: the content is destroyed
+	KindQuota          Kind = 19 // over an account's upload quota
 )
 
 var kindNames = [...]string{
@@ -53,6 +54,7 @@ var kindNames = [...]string{
 	KindDuplicate:      "duplicate",
 	KindUnavailable:    "unavailable",
 	KindGone:           "gone",
+	KindQuota:          "quota",
 }
 
 // Kinds returns every defined kind in code order.

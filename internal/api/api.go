@@ -58,6 +58,7 @@ type Server struct {
 	state   State
 	gw      *gateway.Gateway
 	blobs   medledger.BlobStore
+	quota   *Quota
 	log     *slog.Logger
 	mux     *http.ServeMux
 	gather  prometheus.Gatherer
@@ -133,6 +134,7 @@ var statusOf = map[medledger.Kind]int{
 	medledger.KindDuplicate:      http.StatusConflict,
 	medledger.KindUnavailable:    http.StatusServiceUnavailable,
 	medledger.KindGone:           http.StatusGone,
+	medledger.KindQuota:          http.StatusTooManyRequests,
 }
 
 // HTTPStatus returns the HTTP status for an error kind.

@@ -69,11 +69,19 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := gateway.Authenticate(r, s.state, id.String()); err != nil {
+	who, err := gateway.Authenticate(r, s.state, id.String())
+	if err != nil {
+		return err
+	}
+	if r.ContentLength < 0 {
+		return medledger.Errorf(medledger.KindInvalid, "a blob upload needs a Content-Length")
+	}
+	if err := s.quota.reserve(who.ID, r.ContentLength); err != nil {
 		return err
 	}
 	n, err := s.blobs.Put(r.Context(), id, r.Body)
 	if err != nil {
+		s.quota.release(who.ID, r.ContentLength)
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, map[string]any{"id": id, "size": n})

@@ -44,6 +44,9 @@ type BlobsConfig struct {
 	// GCGrace is how long an uploaded blob may wait for an anchor before
 	// it is collected.
 	GCGrace string `toml:"gc_grace"`
+	// DailyQuota is how many bytes each account may upload per UTC day;
+	// 0 for no limit.
+	DailyQuota int64 `toml:"daily_quota"`
 }
 
 // APIConfig configures the REST API.
@@ -79,7 +82,7 @@ func DefaultConfig() Config {
 		API:    APIConfig{Listen: DefaultAPIListen},
 		Log:    LogConfig{Level: "info", Format: "text", CometBFTInfo: "debug"},
 		Store:  StoreConfig{KeepVersions: 0, CacheSize: 200_000},
-		Blobs:  BlobsConfig{MaxBlobSize: 64 << 20, GCGrace: "1h"},
+		Blobs:  BlobsConfig{MaxBlobSize: 64 << 20, GCGrace: "1h", DailyQuota: 10 << 30},
 		Escrow: EscrowConfig{KeyFile: EscrowKeyFile},
 	}
 }
@@ -122,6 +125,9 @@ func (c Config) Validate() error {
 	}
 	if d, err := time.ParseDuration(c.Blobs.GCGrace); err != nil || d <= 0 {
 		return fmt.Errorf("app.toml: blobs.gc_grace must be a positive duration such as 1h")
+	}
+	if c.Blobs.DailyQuota < 0 {
+		return fmt.Errorf("app.toml: blobs.daily_quota must not be negative")
 	}
 	if c.Blobs.MaxBlobSize <= 0 {
 		return fmt.Errorf("app.toml: blobs.max_blob_size must be positive")
@@ -166,6 +172,8 @@ cache_size = {{.Store.CacheSize}}
 max_blob_size = {{.Blobs.MaxBlobSize}}
 # How long an uploaded blob may wait for its anchor before it is collected.
 gc_grace = "{{.Blobs.GCGrace}}"
+# Bytes each account may upload per UTC day (10 GiB by default); 0 for no limit.
+daily_quota = {{.Blobs.DailyQuota}}
 
 [escrow]
 # The organisation whose break-glass escrow key this node holds ("" for

@@ -274,7 +274,9 @@ func New(home string, o Options) (*Node, error) {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "medledger", Subsystem: "gateway", Name: "outbox_pending", Help: "Access txs served but not yet seen committed."},
 		func() float64 { p, _ := outbox.Pending(); return float64(len(p)) }))
 	n := &Node{home: home, cfg: cfg, log: log, store: st, cmt: cmt, outbox: outbox, escrow: escrow, blobs: blobs}
-	n.srv = &http.Server{Handler: api.New(cmt, st, gw, blobs, log, reg), ReadHeaderTimeout: 10 * time.Second}
+	srv := api.New(cmt, st, gw, blobs, log, reg)
+	srv.SetQuota(api.NewQuota(cfg.Blobs.DailyQuota))
+	n.srv = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	return n, nil
 }
 
