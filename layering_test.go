@@ -19,7 +19,7 @@ import (
 var allowed = map[string][]string{
 	"medledger":              {},
 	"seal":                   {},
-	"internal/state":         {},
+	"internal/state":         {"medledger"},
 	"internal/fhir":          {},
 	"internal/blob":          {"medledger"},
 	"internal/identity":      {"medledger", "internal/state"},

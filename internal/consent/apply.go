@@ -98,12 +98,7 @@ func grant(b state.Batch, env medledger.Env, signer medledger.Principal, dir med
 
 // GetGrant returns a grant, or nil.
 func GetGrant(r state.Reader, patient medledger.ID, id string) (*Grant, error) {
-	v, err := r.Get(GrantKey(patient, id))
-	if err != nil || v == nil {
-		return nil, err
-	}
-	var g Grant
-	return &g, medledger.UnmarshalTrusted(v, &g)
+	return state.Load[Grant](r, GrantKey(patient, id))
 }
 
 // PutGrant stores an updated grant (the read counter).
@@ -159,29 +154,12 @@ func breakGlass(b state.Batch, env medledger.Env, signer medledger.Principal, di
 
 // Grants returns a patient's grants in ID order.
 func Grants(r state.Reader, patient medledger.ID) ([]Grant, error) {
-	return list[Grant](r, GrantsPrefix(patient))
+	return state.LoadAll[Grant](r, GrantsPrefix(patient))
 }
 
 // Emergencies returns a patient's break-glass declarations.
 func Emergencies(r state.Reader, patient medledger.ID) ([]Emergency, error) {
-	return list[Emergency](r, EmergenciesPrefix(patient))
-}
-
-func list[T any](r state.Reader, prefix []byte) ([]T, error) {
-	var out []T
-	var err error
-	iterErr := r.Iterate(prefix, state.PrefixEnd(prefix), func(_, v []byte) bool {
-		var x T
-		if err = medledger.UnmarshalTrusted(v, &x); err != nil {
-			return false
-		}
-		out = append(out, x)
-		return true
-	})
-	if iterErr != nil {
-		return nil, iterErr
-	}
-	return out, err
+	return state.LoadAll[Emergency](r, EmergenciesPrefix(patient))
 }
 
 // Decide evaluates Can against state: the reader's delegate status, the

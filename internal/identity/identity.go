@@ -108,33 +108,21 @@ func ProposalID(msgType string, msg []byte) string {
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
-func get[T any](r state.Reader, key []byte) (*T, error) {
-	b, err := r.Get(key)
-	if err != nil || b == nil {
-		return nil, err
-	}
-	v := new(T)
-	if err := medledger.UnmarshalTrusted(b, v); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
 func put(w state.ReadWriter, key []byte, v any) error {
 	return w.Set(key, medledger.MustMarshal(v))
 }
 
 // GetAccount returns the account with the given ID, or nil.
 func GetAccount(r state.Reader, id medledger.ID) (*Account, error) {
-	return get[Account](r, AccountKey(id))
+	return state.Load[Account](r, AccountKey(id))
 }
 
 // GetOrg returns the organisation with the given ID, or nil.
-func GetOrg(r state.Reader, id string) (*Org, error) { return get[Org](r, OrgKey(id)) }
+func GetOrg(r state.Reader, id string) (*Org, error) { return state.Load[Org](r, OrgKey(id)) }
 
 // GetAuthority returns the consortium authority.
 func GetAuthority(r state.Reader) (*Authority, error) {
-	a, err := get[Authority](r, AuthorityKey())
+	a, err := state.Load[Authority](r, AuthorityKey())
 	if err == nil && a == nil {
 		err = medledger.Errorf(medledger.KindInternal, "no consortium authority in state")
 	}
@@ -143,7 +131,7 @@ func GetAuthority(r state.Reader) (*Authority, error) {
 
 // GetProposal returns the pending proposal with the given ID, or nil.
 func GetProposal(r state.Reader, id string) (*Proposal, error) {
-	return get[Proposal](r, ProposalKey(id))
+	return state.Load[Proposal](r, ProposalKey(id))
 }
 
 // LoadPrincipal resolves an account to the principal the state machine

@@ -9,39 +9,11 @@ import (
 )
 
 // ListOrgs returns every organisation in ID order.
-func ListOrgs(r state.Reader) ([]Org, error) {
-	var out []Org
-	var err error
-	iterErr := r.Iterate(OrgPrefix(), state.PrefixEnd(OrgPrefix()), func(_, v []byte) bool {
-		var o Org
-		if err = medledger.UnmarshalTrusted(v, &o); err != nil {
-			return false
-		}
-		out = append(out, o)
-		return true
-	})
-	if iterErr != nil {
-		return nil, iterErr
-	}
-	return out, err
-}
+func ListOrgs(r state.Reader) ([]Org, error) { return state.LoadAll[Org](r, OrgPrefix()) }
 
 // ListProposals returns the pending authority proposals in ID order.
 func ListProposals(r state.Reader) ([]Proposal, error) {
-	var out []Proposal
-	var err error
-	iterErr := r.Iterate(ProposalPrefix(), state.PrefixEnd(ProposalPrefix()), func(_, v []byte) bool {
-		var p Proposal
-		if err = medledger.UnmarshalTrusted(v, &p); err != nil {
-			return false
-		}
-		out = append(out, p)
-		return true
-	})
-	if iterErr != nil {
-		return nil, iterErr
-	}
-	return out, err
+	return state.LoadAll[Proposal](r, ProposalPrefix())
 }
 
 // indexIDs lists the last path element of every index key under prefix.

@@ -90,39 +90,19 @@ func pad(n uint64, width int) string {
 	return string(b)
 }
 
-func get[T any](r state.Reader, key []byte) (*T, error) {
-	v, err := r.Get(key)
-	if err != nil || v == nil {
-		return nil, err
-	}
-	x := new(T)
-	return x, medledger.UnmarshalTrusted(v, x)
-}
-
 // GetRecord returns a record head, or nil.
-func GetRecord(r state.Reader, id string) (*Record, error) { return get[Record](r, RecordKey(id)) }
+func GetRecord(r state.Reader, id string) (*Record, error) {
+	return state.Load[Record](r, RecordKey(id))
+}
 
 // GetVersion returns a version, or nil.
 func GetVersion(r state.Reader, id string, v uint32) (*Version, error) {
-	return get[Version](r, VersionKey(id, v))
+	return state.Load[Version](r, VersionKey(id, v))
 }
 
 // Versions returns every version of a record, oldest first.
 func Versions(r state.Reader, id string) ([]Version, error) {
-	var out []Version
-	var err error
-	p := VersionsPrefix(id)
-	iterErr := r.Iterate(p, state.PrefixEnd(p), func(_, v []byte) bool {
-		var x Version
-		if err = medledger.UnmarshalTrusted(v, &x); err == nil {
-			out = append(out, x)
-		}
-		return err == nil
-	})
-	if iterErr != nil {
-		return nil, iterErr
-	}
-	return out, err
+	return state.LoadAll[Version](r, VersionsPrefix(id))
 }
 
 // PatientRecords lists a patient's record IDs from the index.
