@@ -222,6 +222,25 @@ func TestSeedsScenario(t *testing.T) {
 	if _, err := c.AccessLog(ctx, w.doctorC.Signer, w.patient.ID, false); medledger.KindOf(err) != medledger.KindUnauthorized {
 		t.Fatalf("access log by a stranger: %v", err)
 	}
+	// A delegate acts for the patient: reads the access log, grants, revokes.
+	guardian := newSigner(t)
+	send(t, c, guardian, &client.RegisterPatient{Keys: guardian.pub})
+	if _, err := c.Send(ctx, guardian.Signer, &client.GrantAccess{ID: client.NewGrantID(), Patient: w.patient.ID, Grantee: client.Grantee{Member: w.doctorC.ID},
+		Scope: client.Scope{All: true}, Purpose: consent.PurposeTreatment, Expires: hdr.Time.Add(time.Hour).Unix()}); medledger.KindOf(err) != medledger.KindUnauthorized {
+		t.Fatalf("grant by a non-delegate: %v", err)
+	}
+	send(t, c, w.patient, &client.SetDelegate{Delegate: guardian.ID, Relation: "guardian"})
+	if dl, err := c.AccessLog(ctx, guardian.Signer, w.patient.ID, true); err != nil || len(dl) != len(log) {
+		t.Fatalf("access log by a delegate: %d events, %v", len(dl), err)
+	}
+	dg := &client.GrantAccess{ID: client.NewGrantID(), Patient: w.patient.ID, Grantee: client.Grantee{Member: w.doctorC.ID},
+		Scope: client.Scope{All: true}, Purpose: consent.PurposeTreatment, Expires: hdr.Time.Add(time.Hour).Unix()}
+	if _, err := c.Send(ctx, guardian.Signer, dg); err != nil {
+		t.Fatalf("grant by a delegate: %v", err)
+	}
+	if _, err := c.Send(ctx, guardian.Signer, &client.Revoke{Patient: w.patient.ID, Grant: dg.ID}); err != nil {
+		t.Fatalf("revocation by a delegate: %v", err)
+	}
 
 	// Amendment by another organisation is refused; by the author's works.
 	if _, err := c.AmendRecord(ctx, w.doctorC.user(), ref.Record, []byte(`{}`)); err == nil {
