@@ -427,11 +427,7 @@ func BuildTx(chainID string, s Signer, nonce uint64, msg Msg) ([]byte, error) {
 // Send builds a tx for msg with the signer's next nonce, submits it and
 // waits for it to commit.
 func (c *Client) Send(ctx context.Context, s Signer, msg Msg) (*medledger.TxStatus, error) {
-	chainID, err := c.ChainID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	n, err := c.Nonce(ctx, s.ID)
+	chainID, n, err := c.lastNonce(ctx, s.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -440,6 +436,17 @@ func (c *Client) Send(ctx context.Context, s Signer, msg Msg) (*medledger.TxStat
 		return nil, err
 	}
 	return c.Commit(ctx, raw)
+}
+
+// lastNonce returns the chain ID and the account's last committed nonce,
+// what a signer needs to build its next ordered tx.
+func (c *Client) lastNonce(ctx context.Context, id medledger.ID) (string, uint64, error) {
+	chainID, err := c.ChainID(ctx)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := c.Nonce(ctx, id)
+	return chainID, n, err
 }
 
 // PublicKeysOf returns the public keys of a keyring key, as messages carry

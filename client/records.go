@@ -508,11 +508,7 @@ func (c *Client) PutRecords(ctx context.Context, author User, patient medledger.
 	if err != nil {
 		return nil, err
 	}
-	chainID, err := c.ChainID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	nonce, err := c.Nonce(ctx, author.ID)
+	chainID, nonce, err := c.lastNonce(ctx, author.ID)
 	if err != nil {
 		return nil, err
 	}
