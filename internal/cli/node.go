@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 	"strings"
 
 	"medledger"
@@ -25,6 +26,7 @@ func nodeCommands() []command {
 		ifNeeded                                bool
 		out                                     string
 		basePort                                int
+		blockTime                               time.Duration
 	)
 	return []command{
 		{path: "init", summary: "Create a node home with a single-validator genesis and a consortium authority key",
@@ -93,6 +95,7 @@ func nodeCommands() []command {
 				fs.StringVar(&out, "out", "", "output `directory` (required; must be empty or absent)")
 				fs.StringVar(&chainID, "chain-id", "medledger-testnet", "chain `ID`")
 				fs.IntVar(&basePort, "base-port", 26656, "node i listens on base+10i (P2P), +1 (RPC), +2 (API)")
+				fs.DurationVar(&blockTime, "block-time", 0, "time between blocks (CometBFT timeout_commit; default 1s)")
 			},
 			run: func(ctx context.Context, e *env, args []string) error {
 				if out == "" {
@@ -111,7 +114,7 @@ func nodeCommands() []command {
 				if err != nil {
 					return err
 				}
-				nodes, err := node.InitTestnet(out, validators, chainID, basePort, regs, 1)
+				nodes, err := node.InitTestnet(out, node.TestnetOptions{Validators: validators, ChainID: chainID, BasePort: basePort, Regulators: regs, Threshold: 1, BlockTime: blockTime})
 				if err != nil {
 					return err
 				}

@@ -140,8 +140,9 @@ type TestnetNode struct {
 // InitTestnet writes the CometBFT configuration of n validators under dir
 // (dir/node0 … dir/node{n-1}), all on loopback, node i listening on
 // basePort+10i (P2P) and basePort+10i+1 (RPC), each peered with the others,
-// sharing one genesis with equal voting power.
-func InitTestnet(dir string, n int, chainID string, basePort int, appState json.RawMessage) ([]TestnetNode, error) {
+// sharing one genesis with equal voting power. A positive blockTime sets
+// timeout_commit.
+func InitTestnet(dir string, n int, chainID string, basePort int, blockTime time.Duration, appState json.RawMessage) ([]TestnetNode, error) {
 	nodes := make([]TestnetNode, n)
 	cfgs := make([]*cfg.Config, n)
 	var vals []GenesisValidator
@@ -152,6 +153,9 @@ func InitTestnet(dir string, n int, chainID string, basePort int, appState json.
 		c.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", ports.P2P)
 		c.P2P.AllowDuplicateIP = true
 		c.P2P.AddrBookStrict = false
+		if blockTime > 0 {
+			c.Consensus.TimeoutCommit = blockTime
+		}
 		if err := os.MkdirAll(filepath.Join(c.RootDir, "config"), 0o700); err != nil {
 			return nil, err
 		}

@@ -113,9 +113,22 @@ type TestnetNode struct {
 	API    int
 }
 
-// InitTestnet writes n validator homes under dir, on loopback ports from
-// basePort: node i uses basePort+10i (P2P), +1 (RPC) and +2 (API).
-func InitTestnet(dir string, n int, chainID string, basePort int, regs []identity.PublicKeys, threshold int) ([]TestnetNode, error) {
+// TestnetOptions configures InitTestnet.
+type TestnetOptions struct {
+	Validators int
+	ChainID    string
+	// BasePort: node i listens on BasePort+10i (P2P), +1 (RPC), +2 (API).
+	BasePort   int
+	Regulators []identity.PublicKeys
+	Threshold  int
+	// BlockTime is CometBFT's timeout_commit; zero keeps the default.
+	BlockTime time.Duration
+}
+
+// InitTestnet writes o.Validators validator homes under dir (dir/node0 …),
+// all on loopback, each peered with the others, sharing one genesis.
+func InitTestnet(dir string, o TestnetOptions) ([]TestnetNode, error) {
+	n := o.Validators
 	if n < 1 || n > 50 {
 		return nil, fmt.Errorf("validators must be between 1 and 50")
 	}
@@ -124,18 +137,18 @@ func InitTestnet(dir string, n int, chainID string, basePort int, regs []identit
 			return nil, fmt.Errorf("%s already holds a testnet", dir)
 		}
 	}
-	state, err := appState(regs, threshold)
+	state, err := appState(o.Regulators, o.Threshold)
 	if err != nil {
 		return nil, err
 	}
-	nodes, err := cometbft.InitTestnet(dir, n, chainID, basePort, state)
+	nodes, err := cometbft.InitTestnet(dir, n, o.ChainID, o.BasePort, o.BlockTime, state)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]TestnetNode, n)
 	for i, tn := range nodes {
 		ac := DefaultConfig()
-		api := basePort + 10*i + 2
+		api := o.BasePort + 10*i + 2
 		ac.API.Listen = fmt.Sprintf("127.0.0.1:%d", api)
 		if err := WriteConfig(tn.Home, ac); err != nil {
 			return nil, err

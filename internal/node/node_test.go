@@ -428,7 +428,7 @@ func TestTestnetStarts(t *testing.T) {
 	dir := tempDir(t)
 	base := freeRange(t, 4)
 	reg := newSigner(t)
-	nodes, err := node.InitTestnet(dir, 4, "medledger-testnet", base, []identity.PublicKeys{reg.pub}, 1)
+	nodes, err := node.InitTestnet(dir, node.TestnetOptions{Validators: 4, ChainID: "medledger-testnet", BasePort: base, Regulators: []identity.PublicKeys{reg.pub}, Threshold: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
