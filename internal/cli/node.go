@@ -9,8 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"time"
 	"strings"
+	"time"
 
 	"medledger"
 	"medledger/client"
