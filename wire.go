@@ -81,6 +81,14 @@ type Validator struct {
 	Power   int64    `json:"power"`
 }
 
+// ValidatorUpdate changes a validator's voting power; 0 removes it. The
+// ledger emits them at the end of a block and CometBFT applies them two
+// blocks later.
+type ValidatorUpdate struct {
+	PubKey []byte `json:"pub_key"` // Ed25519
+	Power  int64  `json:"power"`
+}
+
 // NodeStatus describes a node and the chain as it sees it.
 type NodeStatus struct {
 	ChainID         string      `json:"chain_id"`

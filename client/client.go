@@ -40,6 +40,8 @@ type (
 	RemoveDelegate  = identity.RemoveDelegate
 	RotateKeys      = identity.RotateKeys
 	SetOrgKey       = identity.SetOrgKey
+	SetValidator    = identity.SetValidator
+	Validator       = identity.Validator
 	PublicKeys      = identity.PublicKeys
 	Account         = identity.Account
 	Org             = identity.Org
@@ -298,6 +300,15 @@ func (c *Client) VerifyStateProof(ctx context.Context, sp *medledger.StateProof)
 		return fmt.Errorf("fetching header %d to verify the proof: %w", sp.Height+1, err)
 	}
 	return VerifyState(h.AppHash, sp.Key, sp.Value, sp.Proof)
+}
+
+// Validators returns the validator set as the ledger last committed it,
+// with each validator's organisation.
+func (c *Client) Validators(ctx context.Context) ([]Validator, error) {
+	var out struct {
+		Validators []Validator `json:"validators"`
+	}
+	return out.Validators, c.get(ctx, "/v1/validators", &out)
 }
 
 // Orgs lists the admitted organisations.

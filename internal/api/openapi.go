@@ -37,6 +37,7 @@ var schemas = map[string]any{
 		Height    int64               `json:"height"`
 		Proposals []identity.Proposal `json:"proposals"`
 	}{},
+	"ValidatorList":  ValidatorList{},
 	"RecordResponse": RecordResponse{},
 	"RecordList": struct {
 		Height  int64            `json:"height"`

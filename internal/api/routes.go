@@ -43,7 +43,8 @@ var (
 )
 
 func (s *Server) routes() []route {
-	return append(s.coreRoutes(), s.recordRoutes()...)
+	rs := append(s.coreRoutes(), s.recordRoutes()...)
+	return append(rs, s.governanceRoutes()...)
 }
 
 func (s *Server) coreRoutes() []route {

@@ -63,6 +63,7 @@ func commands() []command {
 	cs = append(cs, identityCommands()...)
 	cs = append(cs, queryCommands()...)
 	cs = append(cs, recordCommands()...)
+	cs = append(cs, validatorCommands()...)
 	return cs
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -87,6 +88,13 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	if err != nil {
 		return nil, err
 	}
+	for _, v := range req.Validators {
+		ed := v.PubKey.GetEd25519()
+		if ed == nil {
+			return nil, fmt.Errorf("genesis validator with a non-Ed25519 key")
+		}
+		g.Validators = append(g.Validators, medledger.ValidatorUpdate{PubKey: ed, Power: v.Power})
+	}
 	env := medledger.Env{ChainID: req.ChainId, Height: req.InitialHeight - 1, Time: req.Time.Unix()}
 	hash, err := a.ledger.InitChain(env, g)
 	if err != nil {
@@ -144,6 +152,10 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	}
 	if err := a.ledger.EndBlock(); err != nil {
 		return nil, err
+	}
+	for _, u := range a.ledger.ValidatorUpdates() {
+		res.ValidatorUpdates = append(res.ValidatorUpdates, abci.Ed25519ValidatorUpdate(u.PubKey, u.Power))
+		a.log.Info("validator update", "pub_key", hex.EncodeToString(u.PubKey), "power", u.Power, "height", req.Height)
 	}
 	res.AppHash = a.ledger.WorkingHash()
 	a.mu.Lock()

@@ -33,7 +33,7 @@ func roleNames(rs []medledger.Role) string {
 // authorisation rule and writes only through b.
 func Apply(b state.Batch, env medledger.Env, signer medledger.Principal, m Msg) ([]medledger.Event, error) {
 	switch m := m.(type) {
-	case *AdmitOrg, *RemoveOrg:
+	case *AdmitOrg, *RemoveOrg, *SetValidator:
 		return propose(b, env, signer, m)
 	case *EnrolMember:
 		return enrolMember(b, env, signer, m)
@@ -100,6 +100,8 @@ func propose(b state.Batch, env medledger.Env, signer medledger.Principal, m Msg
 		done, err = admitOrg(b, env, m)
 	case *RemoveOrg:
 		done, err = removeOrg(b, env, m)
+	case *SetValidator:
+		done, err = setValidator(b, env, m)
 	}
 	if err != nil {
 		return nil, err
@@ -134,6 +136,15 @@ func precheck(r state.Reader, m Msg) error {
 		if o.Status == medledger.StatusRemoved {
 			return medledger.Errorf(medledger.KindInvalid, "organisation %s was already removed", m.Org)
 		}
+		if len(o.ValidatorKey) > 0 {
+			if v, err := GetValidator(r, o.ValidatorKey); err != nil || v == nil {
+				return err
+			}
+			return checkNotLast(r, o.ValidatorKey)
+		}
+	case *SetValidator:
+		_, _, err := checkSetValidator(r, m)
+		return err
 	}
 	return nil
 }
@@ -176,6 +187,9 @@ func removeOrg(b state.Batch, env medledger.Env, m *RemoveOrg) (medledger.Event,
 	}
 	o.Status = medledger.StatusRemoved
 	o.Updated = env.Height
+	if err := removeOrgValidator(b.KV, env, o); err != nil {
+		return medledger.Event{}, err
+	}
 	return medledger.NewEvent("identity.org_removed", "org", o.ID), put(b.KV, OrgKey(o.ID), o)
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/hpke"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"sort"
@@ -23,11 +24,14 @@ import (
 // with signed txs. Names stand for accounts: each name's keys derive from
 // the name, and IDs print as <name>. Run with -rewrite to update.
 //
-//	genesis regulators=a,b threshold=2
-//	block [time=SECONDS]             commit the current block and start the next
+//	genesis regulators=a,b threshold=2 [validators=v0,v1]
+//	block [time=SECONDS]             end and commit the current block (printing its
+//	                                 validator updates) and start the next
 //	tx signer=NAME type=T [nonce=N] [chain=C] [badsig] args...
 //	check signer=NAME type=T ...     CheckTx instead of DeliverTx
-//	account NAME | org ID | members ORG | proposals | delegators NAME | did NAME
+//	account NAME | org ID | members ORG | proposals | delegators NAME | did NAME | validators
+//
+// Validator keys derive from their names too and print as {name}.
 const chainID = "medledger-test"
 
 type harness struct {
@@ -38,6 +42,14 @@ type harness struct {
 	nonces map[string]uint64
 	time   int64
 	inBlk  bool
+	vnames map[string]string // hex validator key → name
+}
+
+// valKey is the validator key named name; show prints it as {name}.
+func (h *harness) valKey(name string) []byte {
+	pub := signingKey("validator/" + name).Public().(ed25519.PublicKey)
+	h.vnames[hex.EncodeToString(pub)] = name
+	return pub
 }
 
 func seed(parts ...string) []byte {
@@ -76,6 +88,9 @@ func (h *harness) show(s string) string {
 	sort.Strings(ids)
 	for _, id := range ids {
 		s = strings.ReplaceAll(s, id, "<"+h.names[medledger.ID(id)]+">")
+	}
+	for k, name := range h.vnames {
+		s = strings.ReplaceAll(s, k, "{"+name+"}")
 	}
 	return s
 }
@@ -119,9 +134,12 @@ func (h *harness) msg(t *testing.T, d *datadriven.TestData, signer string) (stri
 		m := &identity.AdmitOrg{Org: arg(d, "org"), OrgType: medledger.OrgType(arg(d, "orgtype")), Name: arg(d, "name"),
 			Licence: arg(d, "licence"), GatewayURL: arg(d, "gateway"), Admin: h.pubKeys(arg(d, "admin"))}
 		if v := arg(d, "validator"); v != "" {
-			m.ValidatorKey = signingKey(v).Public().(ed25519.PublicKey)
+			m.ValidatorKey = h.valKey(v)
 		}
 		return identity.TypeAdmitOrg, m
+	case "set_validator":
+		power, _ := strconv.ParseInt(arg(d, "power"), 10, 64)
+		return identity.TypeSetValidator, &identity.SetValidator{PubKey: h.valKey(arg(d, "pub")), Power: power, Org: arg(d, "org")}
 	case "remove_org":
 		return identity.TypeRemoveOrg, &identity.RemoveOrg{Org: arg(d, "org"), Reason: arg(d, "reason")}
 	case "enrol":
@@ -262,7 +280,7 @@ func (h *harness) account(t *testing.T, name string) string {
 
 func TestScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
-		h := &harness{store: state.NewMemStore(), keys: map[string]ed25519.PrivateKey{}, names: map[medledger.ID]string{}, nonces: map[string]uint64{}, time: 1_700_000_000}
+		h := &harness{store: state.NewMemStore(), keys: map[string]ed25519.PrivateKey{}, names: map[medledger.ID]string{}, nonces: map[string]uint64{}, time: 1_700_000_000, vnames: map[string]string{}}
 		h.l = ledger.New(h.store, chainID)
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			switch d.Cmd {
@@ -272,12 +290,24 @@ func TestScripts(t *testing.T) {
 					g.Identity.Regulators = append(g.Identity.Regulators, h.pubKeys(r))
 				}
 				g.Identity.Threshold, _ = strconv.Atoi(arg(d, "threshold"))
+				for _, v := range strings.Split(arg(d, "validators"), ",") {
+					if v != "" {
+						g.Validators = append(g.Validators, medledger.ValidatorUpdate{PubKey: h.valKey(v), Power: 10})
+					}
+				}
 				if _, err := h.l.InitChain(medledger.Env{ChainID: chainID, Time: h.time}, g); err != nil {
 					return "error " + err.Error() + "\n"
 				}
 				return "ok\n"
 			case "block":
+				var ups strings.Builder
 				if h.inBlk {
+					if err := h.l.EndBlock(); err != nil {
+						t.Fatal(err)
+					}
+					for _, u := range h.l.ValidatorUpdates() {
+						fmt.Fprintf(&ups, "validator update %s power=%d\n", hex.EncodeToString(u.PubKey), u.Power)
+					}
 					if _, _, err := h.l.Commit(); err != nil {
 						t.Fatal(err)
 					}
@@ -288,7 +318,7 @@ func TestScripts(t *testing.T) {
 				} else {
 					h.time += 5
 				}
-				return fmt.Sprintf("height %d\n", h.store.Version()+1)
+				return h.show(ups.String() + fmt.Sprintf("height %d\n", h.store.Version()+1))
 			case "tx", "check":
 				return h.tx(t, d)
 			case "account":
@@ -302,6 +332,16 @@ func TestScripts(t *testing.T) {
 					return "not found\n"
 				}
 				return h.show(fmt.Sprintf("type=%s status=%s name=%q licence=%s gateway=%s admin=%s admitted=%d\n", o.Type, o.Status, o.Name, o.Licence, o.GatewayURL, o.Admin, o.Admitted))
+			case "validators":
+				vs, err := identity.Validators(h.store)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var b strings.Builder
+				for _, v := range vs {
+					fmt.Fprintf(&b, "%s power=%d org=%s updated=%d\n", hex.EncodeToString(v.PubKey), v.Power, v.Org, v.Updated)
+				}
+				return h.show(b.String())
 			case "members":
 				ids, err := identity.ListMembers(h.store.Index(), d.CmdArgs[0].Key)
 				if err != nil {

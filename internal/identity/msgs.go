@@ -363,6 +363,8 @@ func Decode(msgType string, b []byte) (Msg, error) {
 		m = new(RotateKeys)
 	case TypeSetOrgKey:
 		m = new(SetOrgKey)
+	case TypeSetValidator:
+		m = new(SetValidator)
 	default:
 		return nil, medledger.Errorf(medledger.KindUnknownMsg, "unknown message type %q", msgType)
 	}
@@ -374,4 +376,4 @@ func Decode(msgType string, b []byte) (Msg, error) {
 
 // Types lists the identity message types.
 var Types = []string{TypeAdmitOrg, TypeRemoveOrg, TypeEnrolMember, TypeSetMemberStatus, TypeSetMemberRoles,
-	TypeRegisterPatient, TypeAttestPatient, TypeSetDelegate, TypeRemoveDelegate, TypeRotateKeys, TypeSetOrgKey}
+	TypeRegisterPatient, TypeAttestPatient, TypeSetDelegate, TypeRemoveDelegate, TypeRotateKeys, TypeSetOrgKey, TypeSetValidator}

@@ -29,6 +29,9 @@ import (
 // Genesis is the app state in genesis.json.
 type Genesis struct {
 	Identity identity.Genesis `json:"identity"`
+	// Validators are the validators in CometBFT's genesis, which the
+	// adapter passes on (they are not part of the app state JSON).
+	Validators []medledger.ValidatorUpdate `json:"-"`
 }
 
 // ParseGenesis decodes and validates genesis app state.
@@ -69,6 +72,8 @@ type Ledger struct {
 	pending map[medledger.ID]uint64
 	// seen holds the unordered txs CheckTx accepted since the last commit.
 	seen map[unorderedID]bool
+	// updates are the validator updates of the block EndBlock finished.
+	updates []medledger.ValidatorUpdate
 }
 
 type unorderedID struct {
@@ -103,6 +108,9 @@ func (l *Ledger) InitChain(env medledger.Env, g *Genesis) ([]byte, error) {
 	}
 	b := state.Batch{KV: state.NewCache(l.store), Index: state.NewCache(l.store.Index())}
 	if err := identity.InitGenesis(b, env, &g.Identity); err != nil {
+		return nil, err
+	}
+	if err := identity.InitValidators(b, env, g.Validators); err != nil {
 		return nil, err
 	}
 	if err := b.KV.Set(metaKey, []byte(strconv.FormatUint(medledger.SchemaVersion, 10))); err != nil {
@@ -302,6 +310,7 @@ func (l *Ledger) BeginBlock(env medledger.Env) error {
 		return medledger.Errorf(medledger.KindInternal, "block %d after committed height %d", env.Height, l.store.Version())
 	}
 	l.env = env
+	l.updates = nil
 	return nil
 }
 
@@ -364,8 +373,13 @@ func (l *Ledger) EndBlock() error {
 			return err
 		}
 	}
-	return nil
+	l.updates, err = identity.TakeValidatorUpdates(l.store)
+	return err
 }
+
+// ValidatorUpdates returns the validator set changes of the block that
+// EndBlock just finished, in key order, for CometBFT.
+func (l *Ledger) ValidatorUpdates() []medledger.ValidatorUpdate { return l.updates }
 
 // WorkingHash returns the app hash the block's writes give.
 func (l *Ledger) WorkingHash() []byte { return l.store.WorkingHash() }
