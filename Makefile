@@ -7,9 +7,9 @@ TOOLS       := $(CURDIR)/bin/tools
 STATICCHECK := $(TOOLS)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 # Packages that run goroutines: the race detector runs on these.
-RACE_PKGS   := ./internal/store/ ./internal/cometbft/ ./internal/api/ ./internal/node/ ./client/
+RACE_PKGS   := ./internal/store/ ./internal/cometbft/ ./internal/api/ ./internal/node/ ./internal/cli/ ./client/
 
-.PHONY: run build test lint unit race smoke fuzz bench clean
+.PHONY: run build test lint unit race smoke fuzz bench clean testnet
 
 build:
 	$(GO) build -o $(BIN) ./cmd/medledger
@@ -18,6 +18,12 @@ build:
 run: build
 	@$(BIN) init --home $(NODE_HOME) --if-needed
 	$(BIN) start --home $(NODE_HOME)
+
+## testnet: build, then run a local network of four validator processes on loopback until
+## interrupted; its configuration and logs stay in $(TESTNET_DIR) (a second run restarts it).
+TESTNET_DIR ?= testnet
+testnet: build
+	$(BIN) testnet up --validators 4 --out $(TESTNET_DIR)
 
 ## test: formatting, vet, staticcheck, every test, the race detector, and `make run` itself.
 test: lint unit race smoke

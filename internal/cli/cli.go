@@ -64,6 +64,7 @@ func commands() []command {
 	cs = append(cs, queryCommands()...)
 	cs = append(cs, recordCommands()...)
 	cs = append(cs, validatorCommands()...)
+	cs = append(cs, testnetCommands()...)
 	return cs
 }
 

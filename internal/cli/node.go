@@ -6,11 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 
 	"medledger"
 	"medledger/client"
@@ -22,11 +19,8 @@ import (
 func nodeCommands() []command {
 	var (
 		chainID, moniker, apiListen, regulators string
-		threshold, p2pPort, rpcPort, validators int
+		threshold, p2pPort, rpcPort             int
 		ifNeeded                                bool
-		out                                     string
-		basePort                                int
-		blockTime                               time.Duration
 	)
 	return []command{
 		{path: "init", summary: "Create a node home with a single-validator genesis and a consortium authority key",
@@ -86,58 +80,6 @@ func nodeCommands() []command {
 				v := map[string]any{"medledger": medledger.Version, "app_version": medledger.AppVersion, "cometbft": cometbft.Version(), "go": runtime.Version()}
 				return e.print(v, func(tw io.Writer) {
 					fmt.Fprintf(tw, "medledger\t%s\napp version\t%d\ncometbft\t%s\ngo\t%s\n", medledger.Version, medledger.AppVersion, cometbft.Version(), runtime.Version())
-				})
-			}},
-		{path: "testnet", summary: "Write the configuration of N validators on distinct loopback ports",
-			example: "medledger testnet --validators 4 --out ./testnet\nmedledger start --home ./testnet/node0   # and node1, node2, node3",
-			setup: func(e *env, fs *flag.FlagSet) {
-				fs.IntVar(&validators, "validators", 4, "number of validators")
-				fs.StringVar(&out, "out", "", "output `directory` (required; must be empty or absent)")
-				fs.StringVar(&chainID, "chain-id", "medledger-testnet", "chain `ID`")
-				fs.IntVar(&basePort, "base-port", 26656, "node i listens on base+10i (P2P), +1 (RPC), +2 (API)")
-				fs.DurationVar(&blockTime, "block-time", 0, "time between blocks (CometBFT timeout_commit; default 1s)")
-			},
-			run: func(ctx context.Context, e *env, args []string) error {
-				if out == "" {
-					return usagef("--out is required")
-				}
-				if validators < 1 || validators > 50 {
-					return usagef("--validators must be between 1 and 50")
-				}
-				if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
-					return fmt.Errorf("%s is not empty", out)
-				}
-				// The authority key lives in node0's keyring and is copied to
-				// the others, so the CLI works with any node's --home.
-				first := &env{stdin: e.stdin, stdout: e.stdout, stderr: e.stderr, home: filepath.Join(out, "node0"), passFile: e.passFile}
-				regs, err := first.ensureKeys([]string{"authority"})
-				if err != nil {
-					return err
-				}
-				nodes, err := node.InitTestnet(out, node.TestnetOptions{Validators: validators, ChainID: chainID, BasePort: basePort, Regulators: regs, Threshold: 1, BlockTime: blockTime})
-				if err != nil {
-					return err
-				}
-				src, _ := first.keyring()
-				data, err := src.Export("authority", mustPass(first))
-				if err != nil {
-					return err
-				}
-				for _, n := range nodes[1:] {
-					dst, err := client.OpenKeyring(filepath.Join(n.Home, "keyring"))
-					if err != nil {
-						return err
-					}
-					if _, err := dst.ImportFile("authority", data, mustPass(first)); err != nil && !errors.Is(err, client.ErrKeyExists) {
-						return err
-					}
-				}
-				return e.print(nodes, func(tw io.Writer) {
-					fmt.Fprintln(tw, "node\thome\tp2p\trpc\tapi")
-					for i, n := range nodes {
-						fmt.Fprintf(tw, "node%d\t%s\t%d\t%d\thttp://127.0.0.1:%d\n", i, n.Home, n.P2P, n.RPC, n.API)
-					}
-					fmt.Fprintf(tw, "\nStart each with: medledger start --home %s/nodeN\n", out)
 				})
 			}},
 	}
