@@ -23,6 +23,7 @@ import (
 
 	"medledger"
 	"medledger/client"
+	"medledger/internal/cli"
 	"medledger/internal/cometbft/light"
 	"medledger/internal/consent"
 	"medledger/internal/identity"
@@ -264,13 +265,7 @@ func TestLyingNode(t *testing.T) {
 
 	l := newLiar(t, n.APIURL())
 	l.key, l.active, l.oldH = hex.EncodeToString(consent.GrantKey(patient.ID, g.ID)), old.Value, granted.Height
-	l.tx, l.other = hex.EncodeToString(revoked.Hash), nil
-	grantTx, err := c.Tx(ctx, granted.Hash)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = grantTx
-	l.other = txBytes(t, n.APIURL(), granted.Hash)
+	l.tx, l.other = hex.EncodeToString(revoked.Hash), txBytes(t, n.APIURL(), granted.Hash)
 
 	// The root of trust: block 1's header hash, from the honest node.
 	h1, err := c.Header(ctx, 1)
@@ -401,6 +396,24 @@ func TestLyingNode(t *testing.T) {
 			}
 		})
 	}
+	// The CLI reads verified with --trust-height and --trust-hash.
+	t.Run("cli", func(t *testing.T) {
+		run := func() (int, string) {
+			var out, errb bytes.Buffer
+			code := cli.Main(ctx, []string{"query", "account", string(patient.ID), "--prove", "--home", tempDir(t), "--node", l.srv.URL,
+				"--trust-height", "1", "--trust-hash", hex.EncodeToString(h1.BlockHash)}, strings.NewReader(""), &out, &errb)
+			return code, out.String() + errb.String()
+		}
+		l.set("")
+		if code, out := run(); code != 0 || !strings.Contains(out, string(patient.ID)) {
+			t.Fatalf("honest: exit %d: %s", code, out)
+		}
+		l.set("forge-header")
+		defer l.set("")
+		if code, out := run(); code == 0 || !strings.Contains(out, "verification failed") {
+			t.Fatalf("forged: exit %d: %s", code, out)
+		}
+	})
 	// A wrong root of trust fails at once.
 	t.Run("wrong-trust", func(t *testing.T) {
 		l.set("")
