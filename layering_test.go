@@ -17,27 +17,28 @@ import (
 // (DESIGN §3: imports point down; siblings import each other only where
 // listed). Packages not listed may import no medledger package at all.
 var allowed = map[string][]string{
-	"medledger":         {},
-	"seal":              {},
-	"internal/state":    {"medledger"},
-	"internal/fhir":     {},
-	"internal/blob":     {"medledger"},
-	"internal/identity": {"medledger", "internal/state"},
-	"internal/consent":  {"medledger", "internal/state"},
-	"internal/records":  {"medledger", "internal/state"},
-	"internal/audit":    {"medledger", "internal/state", "internal/consent", "internal/records"},
-	"internal/ledger":   {"medledger", "internal/state", "internal/identity", "internal/consent", "internal/records", "internal/audit"},
-	"internal/store":    {"internal/state"},
-	"internal/cometbft": {"medledger", "internal/state", "internal/ledger"},
+	"medledger":              {},
+	"seal":                   {},
+	"internal/state":         {"medledger"},
+	"internal/fhir":          {},
+	"internal/blob":          {"medledger"},
+	"internal/identity":      {"medledger", "internal/state"},
+	"internal/consent":       {"medledger", "internal/state"},
+	"internal/records":       {"medledger", "internal/state"},
+	"internal/audit":         {"medledger", "internal/state", "internal/consent", "internal/records"},
+	"internal/ledger":        {"medledger", "internal/state", "internal/identity", "internal/consent", "internal/records", "internal/audit"},
+	"internal/store":         {"internal/state"},
+	"internal/cometbft":      {"medledger", "internal/state", "internal/ledger"},
+	"internal/gateway":       {"medledger", "internal/state", "internal/identity", "internal/consent", "internal/records", "internal/audit", "seal"},
+	"internal/api":           {"medledger", "internal/state", "internal/identity", "internal/consent", "internal/records", "internal/audit", "internal/ledger", "internal/gateway", "seal"},
+	"client":                 {"medledger", "seal", "internal/identity", "internal/consent", "internal/records", "internal/audit", "internal/cometbft/light"},
+	"internal/node":          {"medledger", "internal/state", "internal/store", "internal/ledger", "internal/identity", "internal/records", "internal/cometbft", "internal/blob", "internal/gateway", "internal/api", "seal"},
+	"internal/cli":           {"medledger", "client", "seal", "internal/node", "internal/cometbft", "internal/identity", "internal/consent", "internal/fhir"},
+	"cmd/medledger":          {"internal/cli"},
+	"internal/blob/blobtest": {"medledger", "internal/blob"},
+
 	// The light client: the one part of CometBFT the SDK imports.
 	"internal/cometbft/light": {"medledger"},
-	"internal/gateway":        {"medledger", "internal/state", "internal/identity", "internal/consent", "internal/records", "internal/audit", "seal"},
-	"internal/api":            {"medledger", "internal/state", "internal/identity", "internal/consent", "internal/records", "internal/audit", "internal/ledger", "internal/gateway", "seal"},
-	"client":                  {"medledger", "seal", "internal/identity", "internal/consent", "internal/records", "internal/audit", "internal/cometbft/light"},
-	"internal/node":           {"medledger", "internal/state", "internal/store", "internal/ledger", "internal/identity", "internal/records", "internal/cometbft", "internal/blob", "internal/gateway", "internal/api", "seal"},
-	"internal/cli":            {"medledger", "client", "seal", "internal/node", "internal/cometbft", "internal/identity", "internal/consent", "internal/fhir"},
-	"cmd/medledger":           {"internal/cli"},
-	"internal/blob/blobtest":  {"medledger", "internal/blob"},
 }
 
 // TestImportsPointDown fails when a package imports a medledger package it
