@@ -43,6 +43,9 @@ type TxStatus struct {
 	Kind   string   `json:"kind,omitempty"`
 	Log    string   `json:"log,omitempty"`
 	Events []Event  `json:"events,omitempty"`
+	// Proof proves a committed tx's inclusion and result; only with
+	// GET /v1/txs/{hash}?prove=true.
+	Proof *TxProof `json:"proof,omitempty"`
 }
 
 // OK reports whether the tx was accepted (pending) or committed successfully.
@@ -58,6 +61,49 @@ type StateProof struct {
 	Key    []byte `json:"key"`
 	Value  []byte `json:"value,omitempty"`
 	Proof  []byte `json:"proof,omitempty"`
+}
+
+// MerkleProof is a CometBFT simple Merkle proof (RFC 6962 hashing) of one
+// leaf among Total.
+type MerkleProof struct {
+	Total    int64      `json:"total"`
+	Index    int64      `json:"index"`
+	LeafHash HexBytes   `json:"leaf_hash"`
+	Aunts    []HexBytes `json:"aunts"`
+}
+
+// TxProof proves that a tx is in block Height and what its result was.
+// Tx is the tx's bytes: sha256(Tx) is the tx hash and the leaf of Proof,
+// whose root is the data hash in the header of block Height. Result proves
+// the tx's deterministic result (code, data, gas) against the last results
+// hash in the header of block Height+1. Log and events are not hashed into
+// any header, so no proof covers them.
+type TxProof struct {
+	Height   int64        `json:"height"`
+	Index    uint32       `json:"index"`
+	Tx       []byte       `json:"tx"`
+	DataHash HexBytes     `json:"data_hash"`
+	Proof    MerkleProof  `json:"proof"`
+	Result   *ResultProof `json:"result"`
+}
+
+// ResultProof proves one tx result of a block: Leaf is the protobuf
+// encoding of CometBFT's ExecTxResult with only its deterministic fields
+// (code, data, gas wanted, gas used), a leaf of the last results hash in
+// the next block's header.
+type ResultProof struct {
+	Leaf  []byte      `json:"leaf"`
+	Proof MerkleProof `json:"proof"`
+}
+
+// LightBlock is what a light client needs of a block: its signed header
+// (header and commit) and the validator set that signed it. LightBlock is
+// the protobuf encoding of CometBFT's tendermint.types.LightBlock; Hash is
+// the header hash, for display only: clients recompute it.
+type LightBlock struct {
+	Height     int64    `json:"height"`
+	Hash       HexBytes `json:"hash"`
+	LightBlock []byte   `json:"light_block"`
 }
 
 // Header is the part of a block header clients need.

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"medledger"
+	"medledger/internal/cometbft/light"
 	"medledger/internal/identity"
 )
 
@@ -59,6 +60,8 @@ type Client struct {
 
 	mu      sync.Mutex
 	chainID string
+
+	lc *light.Verifier // verifies headers; nil for a plain client (verified.go)
 }
 
 // New returns a client for the node API at baseURL, for example
@@ -240,7 +243,7 @@ func (c *Client) ProvenOrg(ctx context.Context, id string) (*Org, *medledger.Sta
 }
 
 // ErrProofMissing means the node answered without the proof asked for.
-var ErrProofMissing = errors.New("the node answered without a proof")
+var ErrProofMissing error = proofError("the node answered without a proof")
 
 // proven fetches path with prove=true, checks the proof is for key and
 // verifies it against the app hash of the next block, then decodes the
@@ -249,12 +252,19 @@ func (c *Client) proven(ctx context.Context, path string, key []byte, out any) (
 	var resp struct {
 		Proof *medledger.StateProof `json:"proof"`
 	}
-	err := c.get(ctx, path+"?prove=true", &resp)
+	pin, err := c.pin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = c.get(ctx, withHeight(path+"?prove=true", pin), &resp)
 	var apiErr *Error
 	if errors.As(err, &apiErr) && apiErr.Code == medledger.KindNotFound && apiErr.Proof != nil {
 		sp := apiErr.Proof
 		if !bytes.Equal(sp.Key, key) || sp.Value != nil {
 			return sp, fmt.Errorf("%w: absence proof for the wrong key", ErrProofKey)
+		}
+		if verr := checkPinned(sp, pin); verr != nil {
+			return sp, verr
 		}
 		if verr := c.VerifyStateProof(ctx, sp); verr != nil {
 			return sp, verr
@@ -271,6 +281,9 @@ func (c *Client) proven(ctx context.Context, path string, key []byte, out any) (
 	if !bytes.Equal(sp.Key, key) {
 		return sp, fmt.Errorf("%w: asked for %q, proof is for %q", ErrProofKey, key, sp.Key)
 	}
+	if err := checkPinned(sp, pin); err != nil {
+		return sp, err
+	}
 	if err := c.VerifyStateProof(ctx, sp); err != nil {
 		return sp, err
 	}
@@ -279,9 +292,16 @@ func (c *Client) proven(ctx context.Context, path string, key []byte, out any) (
 
 // VerifyStateProof checks a state proof against the app hash in the header
 // of block sp.Height+1, waiting briefly for that block if it is not yet
-// committed. The header comes from the same node; issue-4's light client
-// verifies headers independently.
+// committed. A verified client (NewVerified) verifies that header with its
+// light client; a plain client takes it from the same node, unverified.
 func (c *Client) VerifyStateProof(ctx context.Context, sp *medledger.StateProof) error {
+	if c.lc != nil {
+		h, err := c.lc.At(ctx, sp.Height+1)
+		if err != nil {
+			return err
+		}
+		return VerifyState(h.AppHash, sp.Key, sp.Value, sp.Proof)
+	}
 	var h *medledger.Header
 	var err error
 	deadline := time.Now().Add(15 * time.Second)
@@ -342,10 +362,20 @@ func (c *Client) DID(ctx context.Context, did string) (*DIDDocument, error) {
 	return &doc, c.get(ctx, "/v1/did/"+url.PathEscape(did), &doc)
 }
 
-// Tx returns a tx's status.
+// Tx returns a tx's status. A verified client checks a committed tx's
+// inclusion and result proof against verified headers (verified.go).
 func (c *Client) Tx(ctx context.Context, hash []byte) (*medledger.TxStatus, error) {
 	var st medledger.TxStatus
-	return &st, c.get(ctx, "/v1/txs/"+hex.EncodeToString(hash), &st)
+	if c.lc == nil {
+		return &st, c.get(ctx, "/v1/txs/"+hex.EncodeToString(hash), &st)
+	}
+	if err := c.get(ctx, "/v1/txs/"+hex.EncodeToString(hash)+"?prove=true", &st); err != nil {
+		return &st, err
+	}
+	if err := c.verifyTx(ctx, hash, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
 }
 
 // EventPage is a page of committed txs matching an event query.
@@ -385,6 +415,12 @@ func (c *Client) Commit(ctx context.Context, raw []byte) (*medledger.TxStatus, e
 		return st, err
 	}
 	hash := medledger.TxHash(raw)
+	if c.lc != nil && st.Status == medledger.TxCommitted {
+		// Committed before: the broadcast answer carries no proof.
+		if st, err = c.Tx(ctx, hash); err != nil {
+			return st, err
+		}
+	}
 	lastSeen := time.Now()
 	for st.Status != medledger.TxCommitted {
 		select {

@@ -3,7 +3,6 @@ package client
 import (
 	"bytes"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 
 	ics23 "github.com/cosmos/ics23/go"
@@ -11,15 +10,22 @@ import (
 
 // Proof verification errors. VerifyState wraps them with detail; match them
 // with errors.Is.
+// Each wraps ErrVerification.
 var (
-	ErrProofMalformed   = errors.New("malformed proof")
-	ErrProofRoot        = errors.New("proof does not match app hash")
-	ErrProofKey         = errors.New("proof is for a different key")
-	ErrProofValue       = errors.New("proof is for a different value")
-	ErrProofPresence    = errors.New("proof shows the key present, not absent")
-	ErrProofAbsence     = errors.New("proof shows the key absent, not present")
-	ErrProofNonExistent = errors.New("invalid non-existence proof")
+	ErrProofMalformed   = proofError("malformed proof")
+	ErrProofRoot        = proofError("proof does not match app hash")
+	ErrProofKey         = proofError("proof is for a different key")
+	ErrProofValue       = proofError("proof is for a different value")
+	ErrProofPresence    = proofError("proof shows the key present, not absent")
+	ErrProofAbsence     = proofError("proof shows the key absent, not present")
+	ErrProofNonExistent = proofError("invalid non-existence proof")
 )
+
+// proofError is a proof verification error that wraps ErrVerification.
+type proofError string
+
+func (e proofError) Error() string { return string(e) }
+func (e proofError) Unwrap() error { return ErrVerification }
 
 // emptyRoot is the root hash of a tree with no keys: sha256 of nothing.
 var emptyRoot = sha256.New().Sum(nil)

@@ -37,6 +37,9 @@ type Chain interface {
 	Status(ctx context.Context) (*medledger.NodeStatus, error)
 	Height() int64
 	CatchingUp() bool
+	// LightBlock and TxProof serve light clients (light.go).
+	LightBlock(ctx context.Context, height int64) (*medledger.LightBlock, error)
+	TxProof(ctx context.Context, hash []byte) (*medledger.TxProof, error)
 }
 
 // State is read access to committed authenticated state.

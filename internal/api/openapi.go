@@ -19,6 +19,7 @@ import (
 var schemas = map[string]any{
 	"TxStatus":        medledger.TxStatus{},
 	"StateProof":      medledger.StateProof{},
+	"LightBlock":      medledger.LightBlock{},
 	"Header":          medledger.Header{},
 	"NodeStatus":      medledger.NodeStatus{},
 	"Problem":         medledger.Problem{},

@@ -43,8 +43,11 @@ var (
 )
 
 func (s *Server) routes() []route {
-	rs := append(s.coreRoutes(), s.recordRoutes()...)
-	return append(rs, s.governanceRoutes()...)
+	var rs []route
+	for _, group := range [][]route{s.coreRoutes(), s.recordRoutes(), s.lightRoutes(), s.governanceRoutes()} {
+		rs = append(rs, group...)
+	}
+	return rs
 }
 
 func (s *Server) coreRoutes() []route {
@@ -56,7 +59,7 @@ func (s *Server) coreRoutes() []route {
 			Responses: map[int]string{200: "Committed successfully.", 202: "Accepted into the mempool (or still pending at the timeout).", 400: "Malformed, non-canonical, wrong chain or unknown message.", 401: "Bad signature.", 403: "Signer lacks the role or is suspended.", 409: "Bad nonce or already exists.", 413: "Too large.", 422: "Invalid fields."},
 			Schema:    "TxStatus", handle: (*Server).submitTx},
 		{Method: "GET", Path: "/v1/txs/{hash}", ID: "getTx", Tag: "txs", Summary: "Status of a tx: pending, committed (with result and events) or unknown",
-			Params: []param{{Name: "hash", In: "path", Type: "string", Required: true, Desc: "Tx hash, hex."}}, Responses: map[int]string{200: "Pending or committed.", 404: "Unknown to this node."}, Schema: "TxStatus", handle: (*Server).getTx},
+			Params: []param{{Name: "hash", In: "path", Type: "string", Required: true, Desc: "Tx hash, hex."}, pTxProve}, Responses: map[int]string{200: "Pending or committed.", 404: "Unknown to this node."}, Schema: "TxStatus", handle: (*Server).getTx},
 		{Method: "GET", Path: "/v1/accounts/{id}", ID: "getAccount", Tag: "identity", Summary: "An account: patient, member or regulator",
 			Params: []param{pID, pProve, pHeight}, Responses: map[int]string{200: "The account.", 404: "No such account; with prove=true the problem carries a proof of absence."}, Schema: "AccountResponse", handle: (*Server).getAccount},
 		{Method: "GET", Path: "/v1/accounts/{id}/nonce", ID: "getNonce", Tag: "identity", Summary: "The account's last committed nonce (0 if none)",
@@ -178,6 +181,9 @@ func (s *Server) getTx(w http.ResponseWriter, r *http.Request) error {
 	}
 	if st.Status == medledger.TxUnknown {
 		return &problemError{err: medledger.Errorf(medledger.KindNotFound, "this node knows no tx %X", hash), tx: st}
+	}
+	if err := s.proveTx(r, st); err != nil {
+		return err
 	}
 	return writeJSON(w, http.StatusOK, st)
 }

@@ -47,6 +47,8 @@ type env struct {
 	nodeURL        string
 	output         string
 	passFile       string
+	trust          trustFlags
+	verified       *client.Client // set when trust flags are given (light.go)
 }
 
 // usageError marks an error as the caller's misuse: exit code 2.
@@ -119,6 +121,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	fs.StringVar(&e.nodeURL, "node", "", "node API `URL` (default: $MEDLEDGER_NODE, else the API address in <home>/config/app.toml)")
 	fs.StringVar(&e.output, "output", "table", "output `format`: table or json")
 	fs.StringVar(&e.passFile, "passphrase-file", "", "read the keyring passphrase from this `file` (default: $MEDLEDGER_PASSPHRASE, else a prompt)")
+	e.trust.register(fs)
 	if cmd.setup != nil {
 		cmd.setup(e, fs)
 	}
@@ -142,6 +145,13 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if e.output != "table" && e.output != "json" {
 		fmt.Fprintln(stderr, "medledger: --output must be table or json")
 		return exitUsage
+	}
+	if err := e.trust.connect(ctx, e); err != nil {
+		fmt.Fprintf(stderr, "medledger %s: %v\n", cmd.path, err)
+		if errors.As(err, new(usageError)) {
+			return exitUsage
+		}
+		return exitError
 	}
 	if err := cmd.run(ctx, e, positional); err != nil {
 		var u usageError
@@ -231,6 +241,15 @@ Commands:
 
 // client returns an API client for the node.
 func (e *env) client() *client.Client {
+	if e.verified != nil {
+		return e.verified
+	}
+	return client.New(e.apiURL())
+}
+
+// apiURL is the node API's URL: --node, $MEDLEDGER_NODE, or the home's
+// configuration.
+func (e *env) apiURL() string {
 	u := e.nodeURL
 	if u == "" {
 		u = os.Getenv("MEDLEDGER_NODE")
@@ -243,7 +262,7 @@ func (e *env) client() *client.Client {
 		}
 		u = "http://" + listen
 	}
-	return client.New(u)
+	return u
 }
 
 func (e *env) keyring() (*client.Keyring, error) {
