@@ -43,7 +43,7 @@ var (
 )
 
 func (s *Server) routes() []route {
-	return append(s.coreRoutes(), s.recordRoutes()...)
+	return append(append(s.coreRoutes(), s.recordRoutes()...), s.replicaRoutes()...)
 }
 
 func (s *Server) coreRoutes() []route {
