@@ -94,10 +94,10 @@ const DefaultAPIListen = "127.0.0.1:26680"
 // DefaultConfig returns settings that work on one machine.
 func DefaultConfig() Config {
 	return Config{
-		API:    APIConfig{Listen: DefaultAPIListen},
-		Log:    LogConfig{Level: "info", Format: "text", CometBFTInfo: "debug"},
-		Store:  StoreConfig{KeepVersions: 0, CacheSize: 200_000},
-		Blobs:  BlobsConfig{MaxBlobSize: 64 << 20, GCGrace: "1h", DailyQuota: 10 << 30},
+		API:         APIConfig{Listen: DefaultAPIListen},
+		Log:         LogConfig{Level: "info", Format: "text", CometBFTInfo: "debug"},
+		Store:       StoreConfig{KeepVersions: 0, CacheSize: 200_000},
+		Blobs:       BlobsConfig{MaxBlobSize: 64 << 20, GCGrace: "1h", DailyQuota: 10 << 30},
 		Escrow:      EscrowConfig{KeyFile: EscrowKeyFile},
 		Replication: ReplicationConfig{Peers: []string{}, Workers: 2},
 	}
