@@ -121,7 +121,7 @@ func (p *replication) catchUp(ctx context.Context) (int, error) {
 			if ok, err := p.blobs.Has(ctx, v.Blob); err != nil {
 				return queued, err
 			} else if !ok {
-				p.r.Enqueue(blob.Job{Blob: v.Blob, Record: id})
+				p.r.Enqueue(blob.Job{Blob: v.Blob, Record: id, Org: v.AuthorOrg})
 				queued++
 			}
 		}
@@ -141,9 +141,7 @@ func (p *replication) Sources(_ context.Context, j blob.Job) ([]string, error) {
 	org := j.Org
 	if org == "" && j.Record != "" {
 		if rec, err := records.GetRecord(rd, j.Record); err == nil && rec != nil {
-			if a, err := identity.GetAccount(rd, rec.Author); err == nil && a != nil {
-				org = a.Org
-			}
+			org = rec.AuthorOrg
 		}
 	}
 	orgs, err := identity.ListOrgs(rd)
