@@ -399,7 +399,7 @@ func (n *Node) Start() error {
 		go n.escrow.Run(ctx)
 	}
 	go n.collectGarbage(ctx, 10*time.Minute)
-	go n.repl.run(ctx, n.apiURL)
+	n.repl.start(ctx, n.apiURL)
 	n.log.Info("medledger node started", "api", n.apiURL, "rpc", n.cmt.RPCAddress(), "node_id", n.cmt.NodeID(), "home", n.home)
 	return nil
 }
@@ -425,6 +425,7 @@ func (n *Node) close() error {
 	if n.cancel != nil {
 		n.cancel()
 	}
+	n.repl.wait()
 	if n.ln != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, n.srv.Shutdown(ctx))

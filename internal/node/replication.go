@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,7 @@ type replication struct {
 	key   ed25519.PublicKey
 	self  atomic.Pointer[string] // this node's API URL, once it listens
 	r     *blob.Replicator
+	wg    sync.WaitGroup
 }
 
 func newReplication(cc interface{ PrivValidatorKeyFile() string }, c ReplicationConfig, st *store.Store, blobs medledger.BlobStore, log *slog.Logger, reg prometheus.Registerer) (*replication, error) {
@@ -77,6 +79,18 @@ func (p *replication) notify(events []medledger.Event) {
 		}
 	}
 }
+
+// start runs the replicator in the background until ctx ends; wait waits
+// for it to stop, so that the store can be closed under it.
+func (p *replication) start(ctx context.Context, apiURL string) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.run(ctx, apiURL)
+	}()
+}
+
+func (p *replication) wait() { p.wg.Wait() }
 
 // run queues every anchored, non-erased version whose blob is missing here
 // (the queue is not persisted: this scan rebuilds it at each start), then
