@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -344,4 +345,48 @@ func nodeKeyOf(t *testing.T) ed25519.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// app.toml round-trips the replication settings, rejects a peer that is
+// not an http(s) URL, and a testnet's nodes name each other as peers.
+func TestReplicationConfig(t *testing.T) {
+	home := t.TempDir()
+	c := node.DefaultConfig()
+	c.Replication.Peers = []string{"http://127.0.0.1:1", "https://node.example.org:8443/"}
+	c.Replication.Workers = 3
+	if err := node.WriteConfig(home, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := node.LoadConfig(home)
+	if err != nil || !slices.Equal(got.Replication.Peers, c.Replication.Peers) || got.Replication.Workers != 3 {
+		t.Fatalf("loaded %+v, %v", got.Replication, err)
+	}
+	c.Replication.Peers = []string{"127.0.0.1:1"}
+	if err := node.WriteConfig(home, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.LoadConfig(home); err == nil || !strings.Contains(err.Error(), "replication.peers") {
+		t.Fatalf("a peer without a scheme: %v", err)
+	}
+
+	dir := t.TempDir()
+	tns, err := node.InitTestnet(dir, node.TestnetOptions{Validators: 3, ChainID: "medledger-repl", BasePort: 40000, Regulators: []identity.PublicKeys{newSigner(t).pub}, Threshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tn := range tns {
+		c, err := node.LoadConfig(tn.Home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for j, o := range tns {
+			if j != i {
+				want = append(want, fmt.Sprintf("http://127.0.0.1:%d", o.API))
+			}
+		}
+		if !slices.Equal(c.Replication.Peers, want) {
+			t.Errorf("node %d peers %v, want %v", i, c.Replication.Peers, want)
+		}
+	}
 }
