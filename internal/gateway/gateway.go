@@ -45,6 +45,7 @@ type Gateway struct {
 	outbox *Outbox
 	clock  Clock
 	log    *slog.Logger
+	pull   Puller // nil: no peers to pull from
 }
 
 // New returns a gateway.
@@ -123,6 +124,7 @@ func (g *Gateway) Read(ctx context.Context, raw []byte) (*Served, error) {
 		return nil, medledger.Errorf(medledger.KindGone, "record %s was erased at the patient's request", rec.ID)
 	}
 	keyID := seal.KeyID(acct.EncryptionKey)
+	g.pullMissing(ctx, rec.ID, ver.Blob, keyID)
 	wrap, err := g.blobs.GetWrap(ctx, ver.Blob, keyID)
 	if medledger.IsKind(err, medledger.KindNotFound) {
 		return nil, medledger.Errorf(medledger.KindNotFound, "no key wrap for your key %s yet: the patient's client shares it when it next syncs", keyID)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,20 @@ type Config struct {
 	Store  StoreConfig  `toml:"store"`
 	Blobs  BlobsConfig  `toml:"blobs"`
 	Escrow EscrowConfig `toml:"escrow"`
+	// Replication configures pulling blobs and key wraps from peers.
+	Replication ReplicationConfig `toml:"replication"`
+}
+
+// ReplicationConfig configures blob replication between nodes. The
+// sources of a blob are the authoring organisation's gateway, then every
+// active organisation's gateway and the static peers.
+type ReplicationConfig struct {
+	// Peers are API base URLs of other nodes to pull from besides the
+	// organisations' gateways (a testnet's nodes, which are no
+	// organisation's).
+	Peers []string `toml:"peers"`
+	// Workers is how many pulls run at once.
+	Workers int `toml:"workers"`
 }
 
 // EscrowConfig makes the node its organisation's break-glass escrow.
@@ -79,11 +94,12 @@ const DefaultAPIListen = "127.0.0.1:26680"
 // DefaultConfig returns settings that work on one machine.
 func DefaultConfig() Config {
 	return Config{
-		API:    APIConfig{Listen: DefaultAPIListen},
-		Log:    LogConfig{Level: "info", Format: "text", CometBFTInfo: "debug"},
-		Store:  StoreConfig{KeepVersions: 0, CacheSize: 200_000},
-		Blobs:  BlobsConfig{MaxBlobSize: 64 << 20, GCGrace: "1h", DailyQuota: 10 << 30},
-		Escrow: EscrowConfig{KeyFile: EscrowKeyFile},
+		API:         APIConfig{Listen: DefaultAPIListen},
+		Log:         LogConfig{Level: "info", Format: "text", CometBFTInfo: "debug"},
+		Store:       StoreConfig{KeepVersions: 0, CacheSize: 200_000},
+		Blobs:       BlobsConfig{MaxBlobSize: 64 << 20, GCGrace: "1h", DailyQuota: 10 << 30},
+		Escrow:      EscrowConfig{KeyFile: EscrowKeyFile},
+		Replication: ReplicationConfig{Peers: []string{}, Workers: 2},
 	}
 }
 
@@ -135,6 +151,14 @@ func (c Config) Validate() error {
 	if c.API.Listen == "" {
 		return fmt.Errorf("app.toml: api.listen is empty")
 	}
+	if c.Replication.Workers < 1 || c.Replication.Workers > 64 {
+		return fmt.Errorf("app.toml: replication.workers must be between 1 and 64")
+	}
+	for _, p := range c.Replication.Peers {
+		if u, err := url.Parse(p); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("app.toml: replication.peers: %q is not an http(s) URL", p)
+		}
+	}
 	return nil
 }
 
@@ -180,6 +204,13 @@ daily_quota = {{.Blobs.DailyQuota}}
 # none); set by ` + "`medledger org escrow-key`" + `.
 org = "{{.Escrow.Org}}"
 key_file = "{{.Escrow.KeyFile}}"
+
+[replication]
+# API base URLs of other nodes to pull record ciphertext and key wraps
+# from, besides the admitted organisations' gateways.
+peers = [{{range $i, $p := .Replication.Peers}}{{if $i}}, {{end}}{{printf "%q" $p}}{{end}}]
+# Pulls running at once.
+workers = {{.Replication.Workers}}
 `))
 
 // WriteConfig writes app.toml.

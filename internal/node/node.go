@@ -150,6 +150,7 @@ func InitTestnet(dir string, o TestnetOptions) ([]TestnetNode, error) {
 		ac := DefaultConfig()
 		api := o.BasePort + 10*i + 2
 		ac.API.Listen = fmt.Sprintf("127.0.0.1:%d", api)
+		ac.Replication.Peers = testnetPeers(o.BasePort, n, i)
 		if err := WriteConfig(tn.Home, ac); err != nil {
 			return nil, err
 		}
@@ -169,6 +170,7 @@ type Node struct {
 	outbox *gateway.Outbox
 	escrow *gateway.Escrow
 	blobs  *blob.Dir
+	repl   *replication
 	cancel context.CancelFunc
 	ln     net.Listener
 	apiURL string
@@ -243,6 +245,12 @@ func New(home string, o Options) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
+	repl, err := newReplication(cc, cfg.Replication, st, blobs, log, reg)
+	if err != nil {
+		cmt.Stop()
+		st.Close()
+		return nil, err
+	}
 	var escrow *gateway.Escrow
 	if cfg.Escrow.Org != "" {
 		hexKey, err := os.ReadFile(filepath.Join(home, cfg.Escrow.KeyFile))
@@ -266,6 +274,7 @@ func New(home string, o Options) (*Node, error) {
 		txCounter.WithLabelValues("ok").Add(float64(txs - failed))
 		txCounter.WithLabelValues("failed").Add(float64(failed))
 		shred(blobs, events, log)
+		repl.notify(events)
 		if escrow != nil {
 			escrow.Notify(events)
 		}
@@ -284,9 +293,10 @@ func New(home string, o Options) (*Node, error) {
 		return h.Time.Unix(), nil
 	}
 	gw := gateway.New(st, blobs, cmt, outbox, clock, log)
+	gw.SetPuller(repl)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "medledger", Subsystem: "gateway", Name: "outbox_pending", Help: "Access txs served but not yet seen committed."},
 		func() float64 { p, _ := outbox.Pending(); return float64(len(p)) }))
-	n := &Node{home: home, cfg: cfg, log: log, store: st, cmt: cmt, outbox: outbox, escrow: escrow, blobs: blobs}
+	n := &Node{home: home, cfg: cfg, log: log, store: st, cmt: cmt, outbox: outbox, escrow: escrow, blobs: blobs, repl: repl}
 	srv := api.New(cmt, st, gw, blobs, log, reg)
 	srv.SetQuota(api.NewQuota(cfg.Blobs.DailyQuota))
 	n.srv = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
@@ -389,6 +399,7 @@ func (n *Node) Start() error {
 		go n.escrow.Run(ctx)
 	}
 	go n.collectGarbage(ctx, 10*time.Minute)
+	n.repl.start(ctx, n.apiURL)
 	n.log.Info("medledger node started", "api", n.apiURL, "rpc", n.cmt.RPCAddress(), "node_id", n.cmt.NodeID(), "home", n.home)
 	return nil
 }
@@ -414,6 +425,7 @@ func (n *Node) close() error {
 	if n.cancel != nil {
 		n.cancel()
 	}
+	n.repl.wait()
 	if n.ln != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, n.srv.Shutdown(ctx))
