@@ -23,6 +23,19 @@ type Config struct {
 	Store  StoreConfig  `toml:"store"`
 	Blobs  BlobsConfig  `toml:"blobs"`
 	Escrow EscrowConfig `toml:"escrow"`
+	// StateSync configures the snapshots other nodes restore from.
+	StateSync StateSyncConfig `toml:"statesync"`
+}
+
+// StateSyncConfig configures the state-sync snapshots this node takes and
+// serves to nodes that join the network (CometBFT's own [statesync] in
+// config.toml is about restoring one).
+type StateSyncConfig struct {
+	// SnapshotInterval is the number of blocks between snapshots; 0 takes
+	// none.
+	SnapshotInterval int64 `toml:"snapshot_interval"`
+	// SnapshotKeepRecent is how many snapshots to keep; 0 keeps all.
+	SnapshotKeepRecent int `toml:"snapshot_keep_recent"`
 }
 
 // EscrowConfig makes the node its organisation's break-glass escrow.
@@ -84,6 +97,9 @@ func DefaultConfig() Config {
 		Store:  StoreConfig{KeepVersions: 0, CacheSize: 200_000},
 		Blobs:  BlobsConfig{MaxBlobSize: 64 << 20, GCGrace: "1h", DailyQuota: 10 << 30},
 		Escrow: EscrowConfig{KeyFile: EscrowKeyFile},
+		// About every 17 minutes at one block a second: a joining node
+		// replays at most that many blocks after restoring.
+		StateSync: StateSyncConfig{SnapshotInterval: 1000, SnapshotKeepRecent: 2},
 	}
 }
 
@@ -131,6 +147,9 @@ func (c Config) Validate() error {
 	}
 	if c.Blobs.MaxBlobSize <= 0 {
 		return fmt.Errorf("app.toml: blobs.max_blob_size must be positive")
+	}
+	if c.StateSync.SnapshotInterval < 0 || c.StateSync.SnapshotKeepRecent < 0 {
+		return fmt.Errorf("app.toml: statesync settings must not be negative")
 	}
 	if c.API.Listen == "" {
 		return fmt.Errorf("app.toml: api.listen is empty")
@@ -180,6 +199,13 @@ daily_quota = {{.Blobs.DailyQuota}}
 # none); set by ` + "`medledger org escrow-key`" + `.
 org = "{{.Escrow.Org}}"
 key_file = "{{.Escrow.KeyFile}}"
+
+[statesync]
+# Take a snapshot of the state every this many blocks, for nodes that join
+# by state sync; 0 takes none. Snapshots are in data/snapshots.
+snapshot_interval = {{.StateSync.SnapshotInterval}}
+# How many recent snapshots to keep; 0 keeps all.
+snapshot_keep_recent = {{.StateSync.SnapshotKeepRecent}}
 `))
 
 // WriteConfig writes app.toml.
