@@ -2,6 +2,7 @@ package cometbft
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -252,7 +253,7 @@ func (s *snapshots) heights() ([]int64, error) {
 			out = append(out, h)
 		}
 	}
-	slices.SortFunc(out, func(a, b int64) int { return int(b - a) })
+	slices.SortFunc(out, func(a, b int64) int { return cmp.Compare(b, a) })
 	return out, nil
 }
 

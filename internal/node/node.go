@@ -222,7 +222,7 @@ func New(home string, o Options) (*Node, error) {
 	}
 	l := ledger.New(st, chainID)
 	app := cometbft.NewApp(l, st, log)
-	if err := enableSnapshots(app, st, home, cfg.StateSync, log); err != nil {
+	if err := enableSnapshots(app, st, home, cfg.StateSync); err != nil {
 		st.Close()
 		return nil, err
 	}

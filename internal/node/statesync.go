@@ -2,7 +2,6 @@ package node
 
 import (
 	"fmt"
-	"log/slog"
 	"path/filepath"
 
 	"medledger/internal/cometbft"
@@ -12,8 +11,8 @@ import (
 
 // enableSnapshots lets the app take state-sync snapshots of the store into
 // <home>/data/snapshots, serve them, and restore one into an empty store.
-func enableSnapshots(app *cometbft.App, st *store.Store, home string, c StateSyncConfig, log *slog.Logger) error {
-	err := app.EnableSnapshots(snapshotStore{st: st, log: log}, cometbft.SnapshotOptions{
+func enableSnapshots(app *cometbft.App, st *store.Store, home string, c StateSyncConfig) error {
+	err := app.EnableSnapshots(snapshotStore{st: st}, cometbft.SnapshotOptions{
 		Dir:        filepath.Join(home, "data", "snapshots"),
 		Interval:   c.SnapshotInterval,
 		KeepRecent: c.SnapshotKeepRecent,
@@ -27,10 +26,7 @@ func enableSnapshots(app *cometbft.App, st *store.Store, home string, c StateSyn
 }
 
 // snapshotStore adapts the store to cometbft.SnapshotStore.
-type snapshotStore struct {
-	st  *store.Store
-	log *slog.Logger
-}
+type snapshotStore struct{ st *store.Store }
 
 func (s snapshotStore) Export(version int64, emit func([]byte) error) ([]byte, error) {
 	return s.st.Export(version, store.DefaultChunkSize, emit)
