@@ -27,7 +27,7 @@ func joinCommands() []command {
 			setup: func(e *env, fs *flag.FlagSet) {
 				fs.StringVar(&rpc, "rpc", "", "comma-separated CometBFT RPC `URLs` of the network's nodes (required; two or more for state sync)")
 				fs.StringVar(&peers, "peers", "", "comma-separated persistent `peers` id@host:port (default: the nodes behind --rpc and their peers)")
-				fs.BoolVar(&stateSync, "state-sync", true, "restore a recent snapshot instead of replaying every block from genesis")
+				fs.BoolVar(&stateSync, "state-sync", true, "restore a recent snapshot instead of replaying every block from genesis (the peers must take snapshots: app.toml [statesync] snapshot_interval)")
 				fs.StringVar(&moniker, "moniker", "", "node `name` (default: the host name)")
 				fs.StringVar(&apiListen, "api-listen", node.DefaultAPIListen, "API `address`")
 				fs.IntVar(&p2pPort, "p2p-port", cometbft.DefaultPorts.P2P, "CometBFT P2P `port`")

@@ -61,6 +61,7 @@ func Join(ctx context.Context, o JoinOptions) (*JoinInfo, error) {
 	if len(o.RPC) == 0 {
 		return nil, errors.New("join: at least one RPC server of the network is needed")
 	}
+	o.RPC = slices.Clone(o.RPC)
 	clients := make([]*rpchttp.HTTP, len(o.RPC))
 	for i, u := range o.RPC {
 		if !strings.Contains(u, "://") {

@@ -382,8 +382,13 @@ func (a *App) ApplySnapshotChunk(_ context.Context, req *abci.RequestApplySnapsh
 	}
 	rs := s.restore
 	if req.Index != rs.next {
-		// CometBFT applies chunks in order; anything else is a bug.
-		return nil, fmt.Errorf("snapshot chunk %d applied, expected %d", req.Index, rs.next)
+		// CometBFT applies chunks in order: start this snapshot over.
+		a.log.Warn("snapshot chunk out of order; restarting the restore", "chunk", req.Index, "expected", rs.next)
+		s.restore = nil
+		if err := rs.r.Abort(); err != nil {
+			return nil, err
+		}
+		return &abci.ResponseApplySnapshotChunk{Result: abci.ResponseApplySnapshotChunk_RETRY_SNAPSHOT}, nil
 	}
 	sum := sha256.Sum256(req.Chunk)
 	if len(req.Chunk) > s.opts.MaxChunk || !bytes.Equal(sum[:], rs.hashes[req.Index]) {

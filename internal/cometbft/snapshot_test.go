@@ -188,6 +188,14 @@ func TestSnapshotABCI(t *testing.T) {
 		t.Fatalf("a rejected restore left the store at version %d", dstStore.Version())
 	}
 
+	// A chunk out of order starts the snapshot over.
+	if r := offer(dst, snap, appHash); r != abci.ResponseOfferSnapshot_ACCEPT {
+		t.Fatalf("offer: %v", r)
+	}
+	if res := apply(dst, 1, chunks[1], "peer-a"); res.Result != abci.ResponseApplySnapshotChunk_RETRY_SNAPSHOT {
+		t.Fatalf("chunk 1 before chunk 0: %v", res.Result)
+	}
+
 	// A chunk that does not match its hash is refused, and its sender.
 	if r := offer(dst, snap, appHash); r != abci.ResponseOfferSnapshot_ACCEPT {
 		t.Fatalf("offer: %v", r)

@@ -89,7 +89,9 @@ func (s *Store) Export(version int64, chunkSize int, emit func(chunk []byte) err
 	}
 	defer s.unpin(version)
 
-	tree, err := newReadOnlyTree(s.raw).GetImmutable(version)
+	ro := newReadOnlyTree(s.raw)
+	defer ro.Close() // its node database only; the store's stays open
+	tree, err := ro.GetImmutable(version)
 	if err != nil {
 		return nil, fmt.Errorf("store: export version %d: %w", version, err)
 	}
@@ -272,7 +274,7 @@ func (im *Importer) Write(chunk []byte) error {
 		}
 		im.buf = im.buf[n:]
 	}
-	if len(im.buf) > maxField+64 {
+	if len(im.buf) > 2*maxField+64 {
 		return im.fail(fmt.Errorf("%w: record too large", ErrBadSnapshot))
 	}
 	im.buf = append([]byte(nil), im.buf...) // do not pin a large chunk
@@ -465,6 +467,7 @@ func (s *Store) clear() error {
 	if err := clearAll(s.raw); err != nil {
 		return fmt.Errorf("store: clearing a failed import: %w", err)
 	}
+	s.tree.Close() // its node database only
 	s.tree = newTree(s.raw, s.opts)
 	if _, err := s.tree.Load(); err != nil {
 		return fmt.Errorf("store: clearing a failed import: %w", err)
