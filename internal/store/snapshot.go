@@ -446,18 +446,23 @@ func (im *Importer) Abort() error {
 	if im.err != nil {
 		return nil
 	}
-	return im.fail(errors.New("store: import aborted"))
+	return im.end(errors.New("store: import aborted"))
 }
 
 // fail ends the import with err and empties the store.
 func (im *Importer) fail(err error) error {
-	im.imp.Close()
-	im.err = err
-	im.buf = nil
-	if cerr := im.s.clear(); cerr != nil {
+	if cerr := im.end(err); cerr != nil {
 		return errors.Join(err, cerr)
 	}
 	return err
+}
+
+// end makes err the importer's last word and empties the store.
+func (im *Importer) end(err error) error {
+	im.imp.Close()
+	im.err = err
+	im.buf = nil
+	return im.s.clear()
 }
 
 // clear deletes every key of the store and reloads the (empty) tree.

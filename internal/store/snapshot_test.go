@@ -205,6 +205,14 @@ func TestSnapshotRejectsBadStreams(t *testing.T) {
 			t.Errorf("%s: the failed import left version %d and %d keys", name, dst.Version(), rawKeys(t, dst))
 		}
 	}
+	// An import dropped midway leaves nothing behind.
+	im, err := dst.Import(version, SnapshotFormat)
+	must(t, err)
+	must(t, im.Write(chunks[0]))
+	must(t, im.Abort())
+	if dst.Version() != 0 || rawKeys(t, dst) != 0 || im.Write(chunks[1]) == nil {
+		t.Fatalf("after Abort: version %d, %d keys, or the importer still takes chunks", dst.Version(), rawKeys(t, dst))
+	}
 	// The wrong version or format is refused up front.
 	if err := importChunks(dst, version+1, chunks, nil); !errors.Is(err, ErrBadSnapshot) {
 		t.Errorf("import as another version: %v", err)
