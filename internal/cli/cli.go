@@ -61,6 +61,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 func commands() []command {
 	var cs []command
 	cs = append(cs, nodeCommands()...)
+	cs = append(cs, joinCommands()...)
 	cs = append(cs, keysCommands()...)
 	cs = append(cs, identityCommands()...)
 	cs = append(cs, queryCommands()...)

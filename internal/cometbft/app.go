@@ -50,6 +50,8 @@ type App struct {
 	// txs that succeeded.
 	OnCommit func(height int64, txs, failed int, events []medledger.Event)
 
+	snap *snapshots // state-sync snapshots (snapshot.go); nil if not enabled
+
 	mu      sync.Mutex
 	pending map[string]int64 // hex tx hash → height when CheckTx accepted it
 	txs     int
@@ -203,6 +205,7 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	} else {
 		a.log.Debug("committed block", "height", height, "app_hash", hex.EncodeToString(hash))
 	}
+	a.snap.afterCommit(height)
 	if a.OnCommit != nil {
 		a.OnCommit(height, a.txs, a.failed, a.events)
 	}

@@ -102,6 +102,7 @@ func (n *Node) Stop() error {
 		err = n.node.Stop()
 		n.node.Wait()
 	}
+	n.app.StopSnapshots()
 	n.closeDBs()
 	return err
 }

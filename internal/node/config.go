@@ -26,6 +26,8 @@ type Config struct {
 	Escrow EscrowConfig `toml:"escrow"`
 	// Replication configures pulling blobs and key wraps from peers.
 	Replication ReplicationConfig `toml:"replication"`
+	// StateSync configures the snapshots other nodes restore from.
+	StateSync StateSyncConfig `toml:"statesync"`
 }
 
 // ReplicationConfig configures blob replication between nodes. The
@@ -38,6 +40,17 @@ type ReplicationConfig struct {
 	Peers []string `toml:"peers"`
 	// Workers is how many pulls run at once.
 	Workers int `toml:"workers"`
+}
+
+// StateSyncConfig configures the state-sync snapshots this node takes and
+// serves to nodes that join the network (CometBFT's own [statesync] in
+// config.toml is about restoring one).
+type StateSyncConfig struct {
+	// SnapshotInterval is the number of blocks between snapshots; 0 takes
+	// none.
+	SnapshotInterval int64 `toml:"snapshot_interval"`
+	// SnapshotKeepRecent is how many snapshots to keep; 0 keeps all.
+	SnapshotKeepRecent int `toml:"snapshot_keep_recent"`
 }
 
 // EscrowConfig makes the node its organisation's break-glass escrow.
@@ -100,6 +113,9 @@ func DefaultConfig() Config {
 		Blobs:       BlobsConfig{MaxBlobSize: 64 << 20, GCGrace: "1h", DailyQuota: 10 << 30},
 		Escrow:      EscrowConfig{KeyFile: EscrowKeyFile},
 		Replication: ReplicationConfig{Peers: []string{}, Workers: 2},
+		// About every 17 minutes at one block a second: a joining node
+		// replays at most that many blocks after restoring.
+		StateSync: StateSyncConfig{SnapshotInterval: 1000, SnapshotKeepRecent: 2},
 	}
 }
 
@@ -147,6 +163,9 @@ func (c Config) Validate() error {
 	}
 	if c.Blobs.MaxBlobSize <= 0 {
 		return fmt.Errorf("app.toml: blobs.max_blob_size must be positive")
+	}
+	if c.StateSync.SnapshotInterval < 0 || c.StateSync.SnapshotKeepRecent < 0 {
+		return fmt.Errorf("app.toml: statesync settings must not be negative")
 	}
 	if c.API.Listen == "" {
 		return fmt.Errorf("app.toml: api.listen is empty")
@@ -211,6 +230,13 @@ key_file = "{{.Escrow.KeyFile}}"
 peers = [{{range $i, $p := .Replication.Peers}}{{if $i}}, {{end}}{{printf "%q" $p}}{{end}}]
 # Pulls running at once.
 workers = {{.Replication.Workers}}
+
+[statesync]
+# Take a snapshot of the state every this many blocks, for nodes that join
+# by state sync; 0 takes none. Snapshots are in data/snapshots.
+snapshot_interval = {{.StateSync.SnapshotInterval}}
+# How many recent snapshots to keep; 0 keeps all.
+snapshot_keep_recent = {{.StateSync.SnapshotKeepRecent}}
 `))
 
 // WriteConfig writes app.toml.

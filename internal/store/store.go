@@ -42,7 +42,8 @@
 // Any goroutine may call GetAt, Prove, Version, Hash and IndexVersion at the
 // same time. They read committed versions only, and keep reading while Commit
 // writes the next version; they wait only while the ledger modifies the tree
-// in memory (Set, Delete) or prunes old versions.
+// in memory (Set, Delete) or prunes old versions. Export (snapshot.go) also
+// runs in any goroutine; the version it reads is not pruned until it ends.
 package store
 
 import (
@@ -112,6 +113,13 @@ type Store struct {
 	// afterSave, if set (by tests), runs between SaveVersion and the index
 	// flush; an error stops the commit there, as a crash would.
 	afterSave func() error
+
+	// Snapshot exports in progress (snapshot.go): the versions they pin
+	// against pruning, and a count that Close waits for.
+	pinMu   sync.Mutex
+	pins    map[int64]int
+	exports sync.WaitGroup
+	closing atomic.Bool
 }
 
 type commitInfo struct {
@@ -157,23 +165,16 @@ func open(raw dbm.DB, opts Options) (*Store, error) {
 	if opts.CacheSize <= 0 {
 		opts.CacheSize = DefaultOptions().CacheSize
 	}
-	// IAVL's fast index (one plain key per tree key, latest version only)
-	// makes the ledger's point reads one lookup instead of a walk down the
-	// tree, for some 15% more commit time. Nothing else uses it: Iterate and
-	// the committed-version readers walk the tree, which also keeps readers
-	// off the fast index while Commit rewrites it.
-	tree := iavl.NewMutableTree(prefixDB{raw, treePrefix}, opts.CacheSize, false, iavl.NewNopLogger(),
-		iavl.SyncOption(opts.Sync),
-		// One batch per version, so that SaveVersion is crash-atomic: IAVL
-		// otherwise flushes every 100 KB, and a crash could leave part of a
-		// version on disk.
-		iavl.FlushThresholdOption(math.MaxInt/2),
-	)
+	// A snapshot import that did not finish leaves nodes without a root.
+	if err := clearInterruptedImport(raw); err != nil {
+		return nil, err
+	}
+	tree := newTree(raw, opts)
 	version, err := tree.Load()
 	if err != nil {
 		return nil, fmt.Errorf("store: load tree: %w", err)
 	}
-	s := &Store{raw: raw, tree: tree, opts: opts}
+	s := &Store{raw: raw, tree: tree, opts: opts, pins: make(map[int64]int)}
 	s.committed.Store(&commitInfo{version: version, hash: tree.Hash()})
 	iv, err := raw.Get(indexVersionKey)
 	if err != nil {
@@ -189,8 +190,26 @@ func open(raw dbm.DB, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the store, dropping uncommitted writes.
+// newTree returns the IAVL tree over raw's tree keys, not yet loaded.
+func newTree(raw dbm.DB, opts Options) *iavl.MutableTree {
+	// IAVL's fast index (one plain key per tree key, latest version only)
+	// makes the ledger's point reads one lookup instead of a walk down the
+	// tree, for some 15% more commit time. Nothing else uses it: Iterate and
+	// the committed-version readers walk the tree, which also keeps readers
+	// off the fast index while Commit rewrites it.
+	return iavl.NewMutableTree(prefixDB{raw, treePrefix}, opts.CacheSize, false, iavl.NewNopLogger(),
+		iavl.SyncOption(opts.Sync),
+		// One batch per version, so that SaveVersion is crash-atomic: IAVL
+		// otherwise flushes every 100 KB, and a crash could leave part of a
+		// version on disk.
+		iavl.FlushThresholdOption(math.MaxInt/2),
+	)
+}
+
+// Close closes the store, dropping uncommitted writes. It first stops any
+// snapshot export and waits for it.
 func (s *Store) Close() error {
+	s.stopExports()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -270,11 +289,13 @@ func (s *Store) Commit() ([]byte, int64, error) {
 		return hash, version, err
 	}
 	if keep := s.opts.KeepVersions; keep > 0 && version > keep {
+		// A version a snapshot export is reading stays, with those after it.
 		s.mu.Lock()
-		err := s.tree.DeleteVersionsTo(version - keep)
+		to := s.pruneLimit(version - keep)
+		err := s.tree.DeleteVersionsTo(to)
 		s.mu.Unlock()
 		if err != nil {
-			return hash, version, fmt.Errorf("store: prune to %d: %w", version-keep, err)
+			return hash, version, fmt.Errorf("store: prune to %d: %w", to, err)
 		}
 	}
 	return hash, version, nil
