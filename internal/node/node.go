@@ -125,6 +125,10 @@ type TestnetOptions struct {
 	BlockTime time.Duration
 }
 
+// TestnetSnapshotInterval is how often testnet nodes take state-sync
+// snapshots, in blocks.
+const TestnetSnapshotInterval = 50
+
 // InitTestnet writes o.Validators validator homes under dir (dir/node0 …),
 // all on loopback, each peered with the others, sharing one genesis.
 func InitTestnet(dir string, o TestnetOptions) ([]TestnetNode, error) {
@@ -151,6 +155,9 @@ func InitTestnet(dir string, o TestnetOptions) ([]TestnetNode, error) {
 		api := o.BasePort + 10*i + 2
 		ac.API.Listen = fmt.Sprintf("127.0.0.1:%d", api)
 		ac.Replication.Peers = testnetPeers(o.BasePort, n, i)
+		// A testnet is for trying things, joining a node among them:
+		// snapshot often so a joining node finds one within a minute.
+		ac.StateSync.SnapshotInterval = TestnetSnapshotInterval
 		if err := WriteConfig(tn.Home, ac); err != nil {
 			return nil, err
 		}
