@@ -14,10 +14,10 @@ import (
 
 func joinCommands() []command {
 	var (
-		rpc, peers, moniker, apiListen string
-		p2pPort, rpcPort               int
-		stateSync                      bool
-		trustPeriod, discovery         time.Duration
+		rpc, peers, moniker, apiListen, replicateFrom string
+		p2pPort, rpcPort                              int
+		stateSync                                     bool
+		trustPeriod, discovery                        time.Duration
 	)
 	return []command{
 		{path: "join", summary: "Create a node home that joins a running network as a full node, by state sync or from genesis",
@@ -30,6 +30,7 @@ func joinCommands() []command {
 				fs.BoolVar(&stateSync, "state-sync", true, "restore a recent snapshot instead of replaying every block from genesis (the peers must take snapshots: app.toml [statesync] snapshot_interval)")
 				fs.StringVar(&moniker, "moniker", "", "node `name` (default: the host name)")
 				fs.StringVar(&apiListen, "api-listen", node.DefaultAPIListen, "API `address`")
+				fs.StringVar(&replicateFrom, "replicate-from", "", "comma-separated API `URLs` of nodes to pull record blobs from, besides the organisations' gateways")
 				fs.IntVar(&p2pPort, "p2p-port", cometbft.DefaultPorts.P2P, "CometBFT P2P `port`")
 				fs.IntVar(&rpcPort, "rpc-port", cometbft.DefaultPorts.RPC, "CometBFT RPC `port` (on 127.0.0.1)")
 				fs.DurationVar(&trustPeriod, "trust-period", 0, "how old the trusted header may be when the node starts (default: CometBFT's, one week)")
@@ -51,7 +52,7 @@ func joinCommands() []command {
 				ctx, cancel := context.WithTimeout(ctx, time.Minute)
 				defer cancel()
 				info, err := node.Join(ctx, e.home, node.JoinOptions{RPC: splitList(rpc), Peers: splitList(peers), Moniker: moniker,
-					Ports: cometbft.Ports{P2P: p2pPort, RPC: rpcPort}, APIListen: apiListen, StateSync: stateSync,
+					Ports: cometbft.Ports{P2P: p2pPort, RPC: rpcPort}, APIListen: apiListen, StateSync: stateSync, ReplicateFrom: splitList(replicateFrom),
 					TrustPeriod: trustPeriod, DiscoveryTime: discovery})
 				if err != nil {
 					return err

@@ -26,6 +26,9 @@ type JoinOptions struct {
 	// defaults (one week, 15 s).
 	TrustPeriod   time.Duration
 	DiscoveryTime time.Duration
+	// ReplicateFrom lists API URLs of nodes to pull record blobs from
+	// besides the organisations' gateways (app.toml replication.peers).
+	ReplicateFrom []string
 }
 
 // Join writes a home for a new full node of the network the RPC servers
@@ -52,6 +55,12 @@ func Join(ctx context.Context, home string, o JoinOptions) (*cometbft.JoinInfo, 
 	ac := DefaultConfig()
 	if o.APIListen != "" {
 		ac.API.Listen = o.APIListen
+	}
+	if len(o.ReplicateFrom) > 0 {
+		ac.Replication.Peers = o.ReplicateFrom
+	}
+	if err := ac.Validate(); err != nil {
+		return nil, err
 	}
 	if err := WriteConfig(home, ac); err != nil {
 		return nil, err

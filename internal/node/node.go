@@ -231,7 +231,10 @@ func New(home string, o Options) (*Node, error) {
 	}
 	l := ledger.New(st, chainID)
 	app := cometbft.NewApp(l, st, log)
-	if err := enableSnapshots(app, st, home, cfg.StateSync); err != nil {
+	// Set below, once replication exists; a restore happens only after
+	// Start.
+	var restored func()
+	if err := enableSnapshots(app, st, home, cfg.StateSync, func() { restored() }); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -257,6 +260,11 @@ func New(home string, o Options) (*Node, error) {
 		return nil, err
 	}
 	repl, err := newReplication(cc, cfg.Replication, st, blobs, log, reg)
+	restored = func() {
+		if repl != nil {
+			repl.restored()
+		}
+	}
 	if err != nil {
 		cmt.Stop()
 		st.Close()

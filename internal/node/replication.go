@@ -34,6 +34,9 @@ type replication struct {
 	self  atomic.Pointer[string] // this node's API URL, once it listens
 	r     *blob.Replicator
 	wg    sync.WaitGroup
+	// rescan asks for another catch-up scan: after a state-sync restore,
+	// whose anchors were never seen as events here.
+	rescan chan struct{}
 }
 
 func newReplication(cc interface{ PrivValidatorKeyFile() string }, c ReplicationConfig, st *store.Store, blobs medledger.BlobStore, log *slog.Logger, reg prometheus.Registerer) (*replication, error) {
@@ -41,7 +44,7 @@ func newReplication(cc interface{ PrivValidatorKeyFile() string }, c Replication
 	if err != nil {
 		return nil, err
 	}
-	p := &replication{st: st, blobs: blobs, log: log, key: key.Public().(ed25519.PublicKey)}
+	p := &replication{st: st, blobs: blobs, log: log, key: key.Public().(ed25519.PublicKey), rescan: make(chan struct{}, 1)}
 	for _, u := range c.Peers {
 		p.peers = append(p.peers, strings.TrimRight(u, "/"))
 	}
@@ -83,14 +86,43 @@ func (p *replication) notify(events []medledger.Event) {
 // start runs the replicator in the background until ctx ends; wait waits
 // for it to stop, so that the store can be closed under it.
 func (p *replication) start(ctx context.Context, apiURL string) {
-	p.wg.Add(1)
+	p.wg.Add(2)
 	go func() {
 		defer p.wg.Done()
 		p.run(ctx, apiURL)
 	}()
+	go func() {
+		defer p.wg.Done()
+		p.rescans(ctx)
+	}()
 }
 
 func (p *replication) wait() { p.wg.Wait() }
+
+// restored asks for a catch-up scan of the state a snapshot restored. It
+// never blocks.
+func (p *replication) restored() {
+	select {
+	case p.rescan <- struct{}{}:
+	default:
+	}
+}
+
+// rescans runs the catch-up scans restored asks for until ctx ends.
+func (p *replication) rescans(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.rescan:
+			if n, err := p.catchUp(ctx); err != nil {
+				p.log.Error("replication: catch-up scan after state sync failed", "err", err)
+			} else {
+				p.log.Info("replication: pulling the blobs of the restored state", "count", n)
+			}
+		}
+	}
+}
 
 // run queues every anchored, non-erased version whose blob is missing here
 // (the queue is not persisted: this scan rebuilds it at each start), then

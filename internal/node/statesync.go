@@ -11,8 +11,9 @@ import (
 
 // enableSnapshots lets the app take state-sync snapshots of the store into
 // <home>/data/snapshots, serve them, and restore one into an empty store.
-func enableSnapshots(app *cometbft.App, st *store.Store, home string, c StateSyncConfig) error {
-	err := app.EnableSnapshots(snapshotStore{st: st}, cometbft.SnapshotOptions{
+// restored is called after a snapshot is restored.
+func enableSnapshots(app *cometbft.App, st *store.Store, home string, c StateSyncConfig, restored func()) error {
+	err := app.EnableSnapshots(snapshotStore{st: st, restored: restored}, cometbft.SnapshotOptions{
 		Dir:        filepath.Join(home, "data", "snapshots"),
 		Interval:   c.SnapshotInterval,
 		KeepRecent: c.SnapshotKeepRecent,
@@ -26,7 +27,10 @@ func enableSnapshots(app *cometbft.App, st *store.Store, home string, c StateSyn
 }
 
 // snapshotStore adapts the store to cometbft.SnapshotStore.
-type snapshotStore struct{ st *store.Store }
+type snapshotStore struct {
+	st       *store.Store
+	restored func()
+}
 
 func (s snapshotStore) Export(version int64, emit func([]byte) error) ([]byte, error) {
 	return s.st.Export(version, store.DefaultChunkSize, emit)
@@ -54,5 +58,9 @@ func (r restorer) Commit(appHash []byte) error {
 	if err := ledger.RebuildIndex(r.s.st, r.s.st.Index()); err != nil {
 		return err
 	}
-	return r.s.st.FlushIndex()
+	if err := r.s.st.FlushIndex(); err != nil {
+		return err
+	}
+	r.s.restored()
+	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"medledger"
 	"medledger/client"
 	"medledger/internal/cometbft"
+	"medledger/internal/consent"
 	"medledger/internal/identity"
 	"medledger/internal/node"
 )
@@ -25,8 +26,9 @@ import (
 // TestJoinByStateSync runs two validators that snapshot every 5 blocks,
 // writes a new node's home with node.Join (what `medledger join` does), and
 // starts it: it restores a snapshot instead of replaying the chain, then
-// follows the network with the same app hashes and a rebuilt secondary
-// index.
+// follows the network with the same app hashes, a rebuilt secondary index
+// and the blobs of records anchored before the snapshot. The authority then
+// makes it a validator: the path of a new organisation into the consortium.
 func TestJoinByStateSync(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three nodes")
@@ -69,13 +71,24 @@ func TestJoinByStateSync(t *testing.T) {
 	c0 := client.New(vals[0].APIURL())
 	waitHeight(t, vals[0], 2)
 	send(t, c0, reg, &client.AdmitOrg{Org: "new-clinic", OrgType: medledger.OrgClinic, Name: "New Clinic", Licence: "C-9", Admin: admin.pub})
-	st := send(t, c0, admin, &client.EnrolMember{Keys: nurse.pub, Roles: []medledger.Role{medledger.RoleNurse}})
+	send(t, c0, admin, &client.EnrolMember{Keys: nurse.pub, Roles: []medledger.Role{medledger.RoleNurse}})
+	// A record whose blob the new node must get although it never sees
+	// its anchor commit: it restores a later state.
+	doctor, registrar, patient := newSigner(t), newSigner(t), newSigner(t)
+	send(t, c0, admin, &client.EnrolMember{Keys: doctor.pub, Roles: []medledger.Role{medledger.RolePhysician}})
+	send(t, c0, admin, &client.EnrolMember{Keys: registrar.pub, Roles: []medledger.Role{medledger.RoleRegistrar}})
+	send(t, c0, patient, &client.RegisterPatient{Keys: patient.pub})
+	send(t, c0, registrar, &client.AttestPatient{Patient: patient.ID, Method: "in_person"})
+	ref, err := c0.PutRecord(ctx, doctor.user(), patient.ID, []byte(labResult), "Observation", "lab")
+	if err != nil {
+		t.Fatal(err)
+	}
 	want, err := c0.Members(ctx, "new-clinic")
-	if err != nil || len(want) != 2 {
+	if err != nil || len(want) != 4 {
 		t.Fatalf("members: %v %v", want, err)
 	}
-	// A snapshot that holds the members.
-	snapAt := (st.Height/5 + 1) * 5
+	// A snapshot that holds the members and the record.
+	snapAt := (vals[0].Height()/5 + 1) * 5
 	for _, n := range vals {
 		waitHeight(t, n, snapAt+1)
 	}
@@ -84,7 +97,8 @@ func TestJoinByStateSync(t *testing.T) {
 	joined := filepath.Join(dir, "joiner")
 	rpcs := []string{fmt.Sprintf("http://127.0.0.1:%d", tn[0].RPC), fmt.Sprintf("http://127.0.0.1:%d", tn[1].RPC)}
 	info, err := node.Join(ctx, joined, node.JoinOptions{RPC: rpcs, Moniker: "joiner", Ports: cometbft.Ports{P2P: base + 20, RPC: base + 21},
-		APIListen: fmt.Sprintf("127.0.0.1:%d", base+22), StateSync: true, DiscoveryTime: 5 * time.Second})
+		APIListen: fmt.Sprintf("127.0.0.1:%d", base+22), StateSync: true, DiscoveryTime: 5 * time.Second,
+		ReplicateFrom: []string{vals[1].APIURL()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +109,13 @@ func TestJoinByStateSync(t *testing.T) {
 	if err != nil || !strings.EqualFold(hex.EncodeToString(hdr.BlockHash), info.TrustHash) {
 		t.Fatalf("trust hash %s, block %d is %v (%v)", info.TrustHash, info.TrustHeight, hdr.BlockHash, err)
 	}
+
+	// The authority admits the node's organisation with the node's
+	// validator key (which lets the node pull blobs from the others) before
+	// the node starts.
+	pub := validatorKey(t, joined)
+	send(t, c0, reg, &client.AdmitOrg{Org: "joiner-org", OrgType: medledger.OrgLab, Name: "Joiner", Licence: "L-J",
+		GatewayURL: fmt.Sprintf("http://127.0.0.1:%d", base+22), ValidatorKey: pub, Admin: newSigner(t).pub})
 
 	began := time.Now()
 	// The new node's info log (its state sync steps) is shown if the test
@@ -154,11 +175,33 @@ func TestJoinByStateSync(t *testing.T) {
 	if st := send(t, cn, admin, &client.EnrolMember{Keys: newSigner(t).pub, Roles: []medledger.Role{medledger.RoleNurse}}); st.Status != medledger.TxCommitted {
 		t.Fatalf("tx through the new node: %+v", st)
 	}
+	// The record anchored before the snapshot: the catch-up scan after the
+	// restore pulls its blob in the background, before anyone reads it.
+	deadline = time.Now().Add(30 * time.Second)
+	for metricValue(t, n.APIURL(), "medledger_replication_blobs_pulled_total") < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the restored node did not pull the blob of a record anchored before its snapshot")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if p, err := cn.Read(ctx, patient.user(), patient.ID, ref.Record, 0, consent.PurposePersonal); err != nil || string(p.Content) != labResult {
+		t.Fatalf("read through the new node: %+v %v", p, err)
+	}
+
+	// The authority makes it a validator: with three validators of equal
+	// power, the chain now needs its vote.
+	send(t, c0, reg, &client.SetValidator{PubKey: pub, Power: 10, Org: "joiner-org"})
+	waitPower(t, c0, pub, 10)
+	waitHeight(t, n, vals[0].Height())
+
 	// Restarted, it goes on from its own state (state sync is for an empty
-	// node only) and keeps its index.
+	// node only) and keeps its index; while it is down the chain halts.
 	h := n.Height()
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if !stalled(vals[0], 2*time.Second) {
+		t.Fatal("the chain committed without the new validator: it is not one")
 	}
 	n, err = node.New(joined, node.Options{Logger: testLogger(t)})
 	if err != nil {
@@ -172,7 +215,7 @@ func TestJoinByStateSync(t *testing.T) {
 		t.Fatalf("restarted at height %d, was %d", n.Height(), h)
 	}
 	waitHeight(t, n, h+3)
-	if got, err := client.New(n.APIURL()).Members(ctx, "new-clinic"); err != nil || len(got) != 3 {
+	if got, err := client.New(n.APIURL()).Members(ctx, "new-clinic"); err != nil || len(got) != 5 {
 		t.Fatalf("members after restart: %v %v", got, err)
 	}
 	// The validators keep the latest ten snapshots.
