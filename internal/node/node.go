@@ -222,6 +222,10 @@ func New(home string, o Options) (*Node, error) {
 	}
 	l := ledger.New(st, chainID)
 	app := cometbft.NewApp(l, st, log)
+	if err := armFailpoint(app, log); err != nil {
+		st.Close()
+		return nil, err
+	}
 	cometLevel, _ := parseLevel(cfg.Log.CometBFTInfo)
 	cmt, err := cometbft.NewNode(cc, app, log, cometLevel)
 	if err != nil {
