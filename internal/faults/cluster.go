@@ -155,6 +155,12 @@ func setTOML(path, key, value string) error {
 	return os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o600)
 }
 
+// SetConfig sets key to value (a TOML literal, e.g. `"info"`) in node i's
+// config/<file>, app.toml or config.toml; it applies at the next start.
+func (c *Cluster) SetConfig(i int, file, key, value string) error {
+	return setTOML(filepath.Join(c.Nodes[i].Home, "config", file), key, value)
+}
+
 // LogPath is node i's log file.
 func (c *Cluster) LogPath(i int) string { return filepath.Join(c.Dir, fmt.Sprintf("node%d.log", i)) }
 
