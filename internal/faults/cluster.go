@@ -36,7 +36,8 @@ const FailpointEnv = node.FailpointEnv
 func CommitFailpoint(h int64) string { return fmt.Sprintf("%s=commit:%d", FailpointEnv, h) }
 
 // BuildBinary compiles ./cmd/medledger of the module rooted at moduleRoot
-// into dir and returns the binary's path.
+// into dir, with the go command on PATH (go test puts its own toolchain
+// first there), and returns the binary's path.
 func BuildBinary(ctx context.Context, moduleRoot, dir string) (string, error) {
 	bin := filepath.Join(dir, "medledger")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/medledger")

@@ -160,6 +160,15 @@ func TestFaults(t *testing.T) {
 	if lastErr != nil {
 		fmt.Fprintf(&b, "last failed op: %v\n", lastErr)
 	}
+	var repairs []string
+	for _, i := range s.all {
+		if n := logCount(cl.LogPath(i), "indexed the txs of blocks a crash had left unindexed"); n > 0 {
+			repairs = append(repairs, fmt.Sprintf("node %d: %d", i, n))
+		}
+	}
+	if len(repairs) > 0 {
+		fmt.Fprintf(&b, "tx index repaired at start after a kill: %s\n", strings.Join(repairs, ", "))
+	}
 	fmt.Fprintf(&b, "package wall time so far: %s", time.Since(began).Round(time.Second))
 	t.Log(b.String())
 }
@@ -351,7 +360,7 @@ func (s *suite) pause(t *testing.T) {
 		s.fatalf(t, "resume: %v", err)
 	}
 	resumed := time.Now()
-	if during < before+5 {
+	if during < before+2 {
 		s.fatalf(t, "with node %d paused the others went from height %d to %d in 10 s", k, before, during)
 	}
 	target := s.cl.MaxHeight(ctx, others)
@@ -397,14 +406,11 @@ func (s *suite) haltTwo(t *testing.T) {
 	for _, i := range live {
 		h2 = append(h2, s.mustHeight(t, i))
 	}
-	for j, i := range live {
-		if h1[j] != h2[j] {
-			s.fatalf(t, "node %d committed without a quorum: height %d → %d with 2 of 4 validators down", i, h1[j], h2[j])
-		}
-	}
-	stalled := h2[0]
-	for _, v := range h2[1:] {
-		stalled = max(stalled, v)
+	// A live node may still fetch a block decided before the kill from the
+	// other, but no height beyond what was decided may appear.
+	stalled := max(h1[0], h1[1])
+	if max(h2[0], h2[1]) != stalled {
+		s.fatalf(t, "nodes %v committed without a quorum: heights %v → %v with 2 of 4 validators down", live, h1, h2)
 	}
 	for _, k := range down {
 		if err := s.cl.Start(k); err != nil {
@@ -515,20 +521,24 @@ func (s *suite) crashInCommit(t *testing.T) {
 
 func (s *suite) verifiedAt(h int64) bool { return s.checkedTo > h && s.headers[h+1] != nil }
 
-func logHas(path, needle string) bool {
+func logHas(path, needle string) bool { return logCount(path, needle) > 0 }
+
+// logCount counts the lines of a log that contain needle.
+func logCount(path, needle string) int {
 	f, err := os.Open(path)
 	if err != nil {
-		return false
+		return 0
 	}
 	defer f.Close()
+	n := 0
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		if strings.Contains(sc.Text(), needle) {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 // gatewayCrash: concurrent readers against one node, which is killed -9
