@@ -91,10 +91,11 @@ func NewNode(c *cfg.Config, app *App, log *slog.Logger, cometLevel slog.Level) (
 		return nil, err
 	}
 	out.node, out.client = n, local.New(n)
+	// A crash can leave the last blocks unindexed (reindex.go). Repairing
+	// the index is worth a log line, not a node that refuses to start.
 	if c.TxIndex.Indexer == "kv" && named["tx_index"] != nil && named["state"] != nil {
 		if err := reindexRecent(named["tx_index"], named["state"], n.BlockStore(), c.Storage.DiscardABCIResponses, log); err != nil {
-			out.closeDBs()
-			return nil, fmt.Errorf("re-indexing recent blocks: %w", err)
+			log.Error("could not index the blocks a crash left unindexed; tx lookups may miss their txs", "err", err)
 		}
 	}
 	return out, nil

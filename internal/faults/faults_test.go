@@ -153,7 +153,7 @@ func TestFaults(t *testing.T) {
 		fmt.Fprintf(&b, "%-15s %8d %7d %6d %6d %6d %9d %6.1f %9s %8s  %s\n", r.name, r.before, r.after, r.after-r.before, r.acked, r.failed, c, rate,
 			r.recovery.Round(time.Millisecond), r.took.Round(100*time.Millisecond), r.note)
 	}
-	fmt.Fprintf(&b, "acked: txs acknowledged from the fault to recovery (committed per the SDK, or access txs of served reads); failed: operations that errored (not acknowledged);\n"+
+	fmt.Fprint(&b, "acked: txs acknowledged from the fault to recovery (committed per the SDK, or access txs of served reads); failed: operations that errored (not acknowledged);\n"+
 		"committed, tx/s: txs in blocks (h before, h after] and their rate by block time; recovery: from restart (or SIGCONT) to caught up with the others.\n")
 	fmt.Fprintf(&b, "load: %d workers over %s, heights %d..%d: %d txs committed, %.1f tx/s by block time; acknowledged %d anchors, %d grants, %d reads; %d ops failed (%d reads not served)\n",
 		workers, loadTook.Round(time.Second), loadStart, loadEnd, txs, rate, st.Anchors, st.Grants, st.Reads, st.Failed, st.FailedReads)

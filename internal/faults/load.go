@@ -295,12 +295,12 @@ func (l *Load) op(ctx context.Context, worker, iter int) bool {
 	l.mu.Lock()
 	l.written = append(l.written, Written{Node: i, Worker: worker, Record: ref.Record, Content: body})
 	l.mu.Unlock()
-	if hash, err := ReadOnce(ctx, c, a.Patient, ref.Record, body); err != nil {
+	hash, err := ReadOnce(ctx, c, a.Patient, ref.Record, body)
+	if err != nil {
 		l.fail(true, fmt.Errorf("node %d read: %w", i, err))
 		return false
-	} else {
-		l.ack("access", hash, i)
 	}
+	l.ack("access", hash, i)
 	if iter%2 == 1 {
 		g := &client.GrantAccess{ID: client.NewGrantID(), Patient: a.Patient.ID, Grantee: client.Grantee{Member: l.w.Consultant.ID},
 			Scope: client.Scope{Categories: []string{category}}, Purpose: purposeTreatment, Expires: time.Now().Add(24 * time.Hour).Unix()}
