@@ -35,6 +35,7 @@ var allowed = map[string][]string{
 	"internal/node":          {"medledger", "internal/state", "internal/store", "internal/ledger", "internal/identity", "internal/records", "internal/cometbft", "internal/blob", "internal/gateway", "internal/api", "seal"},
 	"internal/cli":           {"medledger", "client", "seal", "internal/node", "internal/cometbft", "internal/identity", "internal/consent", "internal/fhir"},
 	"cmd/medledger":          {"internal/cli"},
+	"internal/faults":        {"medledger", "client", "seal", "internal/identity", "internal/node"},
 	"internal/blob/blobtest": {"medledger", "internal/blob"},
 
 	// The light client: the one part of CometBFT the SDK imports.

@@ -52,6 +52,12 @@ type App struct {
 
 	snap *snapshots // state-sync snapshots (snapshot.go); nil if not enabled
 
+	// AfterStoreCommit is a test-only hook (the crash-during-Commit
+	// failpoint of internal/node): if set, Commit calls it once the app
+	// state has committed the new version and before Commit returns to
+	// CometBFT, whose own state is then one block behind the app's.
+	AfterStoreCommit func(height int64)
+
 	mu      sync.Mutex
 	pending map[string]int64 // hex tx hash → height when CheckTx accepted it
 	txs     int
@@ -192,6 +198,9 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	hash, height, err := a.ledger.Commit()
 	if err != nil {
 		return nil, err
+	}
+	if a.AfterStoreCommit != nil {
+		a.AfterStoreCommit(height)
 	}
 	a.mu.Lock()
 	for k, h := range a.pending {

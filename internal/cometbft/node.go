@@ -70,6 +70,7 @@ func NewNode(c *cfg.Config, app *App, log *slog.Logger, cometLevel slog.Level) (
 	// CometBFT v0.38 does not close its tx-index database on Stop, so a node
 	// restarted in the same process would find it locked: track every
 	// database and close the leftovers in Stop. Each is close-safe (db.go).
+	named := map[string]dbm.DB{}
 	dbProvider := func(ctx *cfg.DBContext) (dbm.DB, error) {
 		raw, err := cfg.DefaultDBProvider(ctx)
 		if err != nil {
@@ -78,6 +79,7 @@ func NewNode(c *cfg.Config, app *App, log *slog.Logger, cometLevel slog.Level) (
 		db := &closeSafeDB{db: raw}
 		out.mu.Lock()
 		out.dbs = append(out.dbs, db)
+		named[ctx.ID] = db
 		out.mu.Unlock()
 		return db, nil
 	}
@@ -89,6 +91,13 @@ func NewNode(c *cfg.Config, app *App, log *slog.Logger, cometLevel slog.Level) (
 		return nil, err
 	}
 	out.node, out.client = n, local.New(n)
+	// A crash can leave the last blocks unindexed (reindex.go). Repairing
+	// the index is worth a log line, not a node that refuses to start.
+	if c.TxIndex.Indexer == "kv" && named["tx_index"] != nil && named["state"] != nil {
+		if err := reindexRecent(named["tx_index"], named["state"], n.BlockStore(), c.Storage.DiscardABCIResponses, log); err != nil {
+			log.Error("could not index the blocks a crash left unindexed; tx lookups may miss their txs", "err", err)
+		}
+	}
 	return out, nil
 }
 

@@ -238,6 +238,10 @@ func New(home string, o Options) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
+	if err := armFailpoint(app, log); err != nil {
+		st.Close()
+		return nil, err
+	}
 	cometLevel, _ := parseLevel(cfg.Log.CometBFTInfo)
 	cmt, err := cometbft.NewNode(cc, app, log, cometLevel)
 	if err != nil {
