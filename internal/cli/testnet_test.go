@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"medledger/client"
+	"medledger/internal/cometbft"
 )
 
 // The test binary stands in for the medledger binary in the processes
@@ -58,7 +59,10 @@ func TestTestnetUp(t *testing.T) {
 	t.Setenv(asMedledger, "1")
 	t.Setenv("MEDLEDGER_PASSPHRASE", "testnet")
 	dir := t.TempDir()
-	base := freeBase(t)
+	base, err := cometbft.FreeBasePort(2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer
 	code := make(chan int, 1)
@@ -120,24 +124,4 @@ func TestTestnetUp(t *testing.T) {
 	if err != nil || len(nodes) != 2 || nodes[1].API != base+12 || nodes[1].RPC != base+11 {
 		t.Fatalf("existing testnet: %+v %v", nodes, err)
 	}
-}
-
-// freeBase finds a base port with 20 consecutive free ports.
-func freeBase(t *testing.T) int {
-	for base := 41000 + os.Getpid()%2000*5; base < 60000; base += 97 {
-		ok := true
-		for p := base; p < base+20 && ok; p++ {
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				continue
-			}
-			ln.Close()
-		}
-		if ok {
-			return base
-		}
-	}
-	t.Fatal("no free port range")
-	return 0
 }

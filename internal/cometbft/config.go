@@ -3,6 +3,8 @@ package cometbft
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,3 +203,26 @@ func InitTestnet(dir string, n int, chainID string, basePort int, blockTime time
 
 // Version returns the CometBFT version embedded in medledger.
 func Version() string { return version.TMCoreSemVer }
+
+// FreeBasePort finds a base port for a loopback testnet of n nodes: the
+// 10*n ports from it up (node i uses base+10i, +1, +2) are all free now.
+// Tests use it; another process may still take a port before the nodes
+// listen.
+func FreeBasePort(n int) (int, error) {
+	for range 50 {
+		base := 30000 + rand.IntN(20000)
+		ok := true
+		for p := base; p < base+10*n && ok; p++ {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			ln.Close()
+		}
+		if ok {
+			return base, nil
+		}
+	}
+	return 0, fmt.Errorf("no %d consecutive free ports on 127.0.0.1", 10*n)
+}

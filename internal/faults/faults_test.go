@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"medledger"
+	"medledger/internal/cometbft"
 	"medledger/internal/faults"
 	"medledger/internal/identity"
 )
@@ -77,7 +76,7 @@ func TestFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl, err := faults.New(filepath.Join(dir, "net"), bin, faults.Options{Validators: validators, BlockTime: blockTime,
-		BasePort: freeRange(t, validators), Regulators: []identity.PublicKeys{reg.Pub}, TimeoutPropose: time.Second})
+		BasePort: freeBase(t, validators), Regulators: []identity.PublicKeys{reg.Pub}, TimeoutPropose: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -720,23 +719,11 @@ func tempDir(t *testing.T) string {
 	return dir
 }
 
-// freeRange finds a base port with 10 free ports per node above it.
-func freeRange(t *testing.T, n int) int {
-	for range 50 {
-		base := 30000 + rand.IntN(20000)
-		ok := true
-		for p := base; p < base+10*n && ok; p++ {
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				continue
-			}
-			ln.Close()
-		}
-		if ok {
-			return base
-		}
+func freeBase(t *testing.T, n int) int {
+	t.Helper()
+	base, err := cometbft.FreeBasePort(n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port range")
-	return 0
+	return base
 }

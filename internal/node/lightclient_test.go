@@ -26,8 +26,6 @@ import (
 	"medledger/internal/cli"
 	"medledger/internal/cometbft/light"
 	"medledger/internal/consent"
-	"medledger/internal/identity"
-	"medledger/internal/node"
 )
 
 // liar is a reverse proxy in front of a real node that tampers with its
@@ -449,38 +447,15 @@ func TestVerifiedTestnet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts four nodes")
 	}
-	dir := tempDir(t)
 	reg := newSigner(t)
-	nodes, err := node.InitTestnet(dir, node.TestnetOptions{Validators: 4, ChainID: "medledger-light", BasePort: freeRange(t, 4),
-		Regulators: []identity.PublicKeys{reg.pub}, Threshold: 1, BlockTime: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var running []*node.Node
-	defer func() {
-		for _, n := range running {
-			n.Close()
-		}
-	}()
-	for _, tn := range nodes {
-		n, err := node.New(tn.Home, node.Options{Logger: testLogger(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Start(); err != nil {
-			t.Fatal(err)
-		}
-		running = append(running, n)
-	}
-	for _, n := range running {
-		waitHeight(t, n, 2)
-	}
+	tn := startTestnet(t, 4, reg)
+	running := tn.nodes
 	ctx := context.Background()
 	h1, err := client.New(running[0].APIURL()).Header(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vc, err := client.NewVerified(running[2].APIURL(), client.TrustOptions{ChainID: "medledger-light", Height: 1, Hash: h1.BlockHash}, running[3].APIURL())
+	vc, err := client.NewVerified(running[2].APIURL(), client.TrustOptions{ChainID: testnetChainID, Height: 1, Hash: h1.BlockHash}, running[3].APIURL())
 	if err != nil {
 		t.Fatal(err)
 	}

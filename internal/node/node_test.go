@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -480,27 +479,6 @@ func TestTestnetStarts(t *testing.T) {
 	if err != nil || len(stat.Validators) != 4 {
 		t.Fatalf("status: %+v %v", stat, err)
 	}
-}
-
-// freeRange finds a base port with 10*n consecutive free ports.
-func freeRange(t *testing.T, n int) int {
-	for try := 0; try < 50; try++ {
-		base := 30000 + mrand.IntN(20000)
-		ok := true
-		for p := base; p < base+10*n && ok; p++ {
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				continue
-			}
-			ln.Close()
-		}
-		if ok {
-			return base
-		}
-	}
-	t.Fatal("no free port range")
-	return 0
 }
 
 // TestIndexRebuiltAtStart loses the secondary index while the node is down

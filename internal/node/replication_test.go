@@ -29,59 +29,6 @@ import (
 	"medledger/seal"
 )
 
-// testnet is a running in-process network of validators.
-type testnet struct {
-	t     *testing.T
-	homes []string
-	nodes []*node.Node // nil while stopped
-}
-
-func startTestnet(t *testing.T, n int, reg signer) *testnet {
-	t.Helper()
-	dir := tempDir(t)
-	tns, err := node.InitTestnet(dir, node.TestnetOptions{Validators: n, ChainID: "medledger-repl", BasePort: freeRange(t, n),
-		Regulators: []identity.PublicKeys{reg.pub}, Threshold: 1, BlockTime: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn := &testnet{t: t, nodes: make([]*node.Node, n)}
-	for i, x := range tns {
-		tn.homes = append(tn.homes, x.Home)
-		tn.start(i)
-	}
-	t.Cleanup(func() {
-		for _, n := range tn.nodes {
-			if n != nil {
-				n.Close()
-			}
-		}
-	})
-	for _, n := range tn.nodes {
-		waitHeight(t, n, 2)
-	}
-	return tn
-}
-
-func (tn *testnet) start(i int) {
-	tn.t.Helper()
-	n, err := node.New(tn.homes[i], node.Options{Logger: testLogger(tn.t)})
-	if err != nil {
-		tn.t.Fatal(err)
-	}
-	if err := n.Start(); err != nil {
-		tn.t.Fatal(err)
-	}
-	tn.nodes[i] = n
-}
-
-func (tn *testnet) stop(i int) {
-	tn.t.Helper()
-	if err := tn.nodes[i].Close(); err != nil {
-		tn.t.Fatal(err)
-	}
-	tn.nodes[i] = nil
-}
-
 func (tn *testnet) client(i int) *client.Client { return client.New(tn.nodes[i].APIURL()) }
 
 // files counts the files of a blob (the ciphertext and its wraps, or with
@@ -370,7 +317,7 @@ func TestReplicationConfig(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	tns, err := node.InitTestnet(dir, node.TestnetOptions{Validators: 3, ChainID: "medledger-repl", BasePort: 40000, Regulators: []identity.PublicKeys{newSigner(t).pub}, Threshold: 1})
+	tns, err := node.InitTestnet(dir, node.TestnetOptions{Validators: 3, ChainID: testnetChainID, BasePort: 40000, Regulators: []identity.PublicKeys{newSigner(t).pub}, Threshold: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
