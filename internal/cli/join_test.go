@@ -27,20 +27,7 @@ func TestJoin(t *testing.T) {
 	if code, out, errs := runCLI(t, "init", "--home", home, "--chain-id", "join-test", "--p2p-port", itoa(p2pPort), "--rpc-port", itoa(rpcPort), "--api-listen", "127.0.0.1:0"); code != 0 {
 		t.Fatalf("init: %s %s", out, errs)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	started := make(chan *node.Node, 1)
-	go func() {
-		done <- node.Run(ctx, home, node.Options{Logger: discard()}, func(n *node.Node) { started <- n })
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	n := <-started
-	for n.Height() < 1 {
-		time.Sleep(50 * time.Millisecond)
-	}
+	n := runNode(t, home)
 	rpc := "http://127.0.0.1:" + itoa(rpcPort)
 
 	joined := filepath.Join(t.TempDir(), "joined")

@@ -37,20 +37,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if code, out, errs := runCLI(t, "init", "--home", home, "--p2p-port", itoa(freePort(t)), "--rpc-port", itoa(freePort(t)), "--api-listen", "127.0.0.1:"+itoa(api)); code != 0 {
 		t.Fatalf("init: %s %s", out, errs)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	started := make(chan *node.Node, 1)
-	go func() {
-		done <- node.Run(ctx, home, node.Options{Logger: discard()}, func(n *node.Node) { started <- n })
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	n := <-started
-	for n.Height() < 1 {
-		time.Sleep(50 * time.Millisecond)
-	}
+	runNode(t, home)
 
 	cli := func(args ...string) string {
 		t.Helper()
@@ -142,3 +129,29 @@ func TestReadmeWalkthrough(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// runNode runs the node in home until the test ends, as `medledger start`
+// does, and returns it once it has committed a block.
+func runNode(t *testing.T, home string) *node.Node {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	started := make(chan *node.Node, 1)
+	go func() {
+		done <- node.Run(ctx, home, node.Options{Logger: discard()}, func(n *node.Node) { started <- n })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	var n *node.Node
+	select {
+	case n = <-started:
+	case err := <-done:
+		t.Fatalf("the node did not start: %v", err)
+	}
+	for n.Height() < 1 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return n
+}
