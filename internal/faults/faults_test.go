@@ -236,6 +236,14 @@ func (s *suite) settle(t *testing.T) {
 	}
 }
 
+// rejoin waits until node k, restarted or resumed at since, reaches the
+// others' height (at least floor), and says how long recovery took.
+func (s *suite) rejoin(k int, since time.Time, floor int64) (target int64, recovery time.Duration, err error) {
+	target = max(s.cl.MaxHeight(context.Background(), s.others(k)), floor)
+	_, err = s.cl.WaitHeight(k, target, catchUp)
+	return target, time.Since(since), err
+}
+
 // verify checks the heights not yet verified (block and app hash equal on
 // every node), that every tx acknowledged since the last check is
 // committed on every node, and that each node's app state proves against
@@ -323,11 +331,10 @@ func (s *suite) killRestart(t *testing.T) {
 		s.fatalf(t, "restart: %v", err)
 	}
 	restarted := time.Now()
-	target := s.cl.MaxHeight(ctx, s.others(k))
-	if _, err := s.cl.WaitHeight(k, target, catchUp); err != nil {
+	target, recovery, err := s.rejoin(k, restarted, 0)
+	if err != nil {
 		s.fatalf(t, "catching up: %v", err)
 	}
-	recovery := time.Since(restarted)
 	s.load.SetHealthy(k, true)
 	acked, _ := s.ackedBetween(killed, time.Now())
 	after := s.cl.MaxHeight(ctx, s.all)
@@ -362,11 +369,10 @@ func (s *suite) pause(t *testing.T) {
 	if during < before+2 {
 		s.fatalf(t, "with node %d paused the others went from height %d to %d in 10 s", k, before, during)
 	}
-	target := s.cl.MaxHeight(ctx, others)
-	if _, err := s.cl.WaitHeight(k, target, catchUp); err != nil {
+	target, recovery, err := s.rejoin(k, resumed, 0)
+	if err != nil {
 		s.fatalf(t, "catching up after SIGCONT: %v", err)
 	}
-	recovery := time.Since(resumed)
 	s.load.SetHealthy(k, true)
 	acked, _ := s.ackedBetween(paused, time.Now())
 	after := s.cl.MaxHeight(ctx, s.all)
@@ -473,12 +479,10 @@ func (s *suite) crashInCommit(t *testing.T) {
 	if err := s.cl.Start(k); err != nil {
 		s.fatalf(t, "restart: %v", err)
 	}
-	restarted := time.Now()
-	target := max(s.cl.MaxHeight(ctx, s.others(k)), at)
-	if _, err := s.cl.WaitHeight(k, target, catchUp); err != nil {
+	target, recovery, err := s.rejoin(k, time.Now(), at)
+	if err != nil {
 		s.fatalf(t, "replaying after the crash: %v", err)
 	}
-	recovery := time.Since(restarted)
 	s.load.SetHealthy(k, true)
 	// The app had committed the block and CometBFT had not: the handshake
 	// found the app one block ahead of CometBFT's state and replayed the
@@ -610,13 +614,12 @@ func (s *suite) gatewayCrash(t *testing.T) {
 		s.fatalf(t, "restart: %v", err)
 	}
 	restarted := time.Now()
-	target := s.cl.MaxHeight(ctx, s.others(g))
-	if _, err := s.cl.WaitHeight(g, target, catchUp); err != nil {
+	_, recovery, err := s.rejoin(g, restarted, 0)
+	if err != nil {
 		stopReaders()
 		wg.Wait()
 		s.fatalf(t, "catching up: %v", err)
 	}
-	recovery := time.Since(restarted)
 	for deadline := time.Now().Add(30 * time.Second); count() < servedBefore+20 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 	}
