@@ -32,6 +32,7 @@ const (
 	KindUnavailable    Kind = 17 // the node cannot serve this now (syncing, mempool full)
 	KindGone           Kind = 18 // erased at the patient's request: the content is destroyed
 	KindQuota          Kind = 19 // over an account's upload quota
+	KindConflict       Kind = 20 // the object's state forbids it: recalled, dispensed, in transit, a temperature excursion
 )
 
 var kindNames = [...]string{
@@ -55,6 +56,7 @@ var kindNames = [...]string{
 	KindUnavailable:    "unavailable",
 	KindGone:           "gone",
 	KindQuota:          "quota",
+	KindConflict:       "conflict",
 }
 
 // Kinds returns every defined kind in code order.

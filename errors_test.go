@@ -12,7 +12,7 @@ import (
 var wantKinds = []string{
 	"0 ok", "1 internal", "2 malformed", "3 non_canonical", "4 too_large", "5 wrong_chain", "6 unknown_msg",
 	"7 bad_signature", "8 bad_nonce", "9 unknown_account", "10 suspended", "11 unauthorized", "12 invalid",
-	"13 not_found", "14 exists", "15 expired", "16 duplicate", "17 unavailable", "18 gone", "19 quota",
+	"13 not_found", "14 exists", "15 expired", "16 duplicate", "17 unavailable", "18 gone", "19 quota", "20 conflict",
 }
 
 func TestKindCodesAreStable(t *testing.T) {

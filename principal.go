@@ -116,6 +116,9 @@ type Directory interface {
 	IsDelegate(patient, delegate ID, now int64) (bool, error)
 	// OrgActive reports whether an organisation is admitted and active.
 	OrgActive(org string) (bool, error)
+	// OrgType returns an admitted organisation's type; a KindNotFound
+	// error if there is no such organisation.
+	OrgType(org string) (OrgType, error)
 	// EncryptionKey returns an account's current encryption public key.
 	EncryptionKey(id ID) ([]byte, error)
 }

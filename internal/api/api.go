@@ -138,6 +138,7 @@ var statusOf = map[medledger.Kind]int{
 	medledger.KindUnavailable:    http.StatusServiceUnavailable,
 	medledger.KindGone:           http.StatusGone,
 	medledger.KindQuota:          http.StatusTooManyRequests,
+	medledger.KindConflict:       http.StatusConflict,
 }
 
 // HTTPStatus returns the HTTP status for an error kind.

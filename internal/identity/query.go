@@ -195,6 +195,18 @@ func (d Directory) OrgActive(org string) (bool, error) {
 	return err == nil && o != nil && o.Status == medledger.StatusActive, err
 }
 
+// OrgType implements medledger.Directory.
+func (d Directory) OrgType(org string) (medledger.OrgType, error) {
+	o, err := GetOrg(d.R, org)
+	if err != nil {
+		return "", err
+	}
+	if o == nil {
+		return "", medledger.Errorf(medledger.KindNotFound, "organisation %s is not admitted", org)
+	}
+	return o.Type, nil
+}
+
 // EncryptionKey implements medledger.Directory.
 func (d Directory) EncryptionKey(id medledger.ID) ([]byte, error) {
 	a, err := GetAccount(d.R, id)

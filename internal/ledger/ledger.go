@@ -24,6 +24,7 @@ import (
 	"medledger/internal/identity"
 	"medledger/internal/records"
 	"medledger/internal/state"
+	"medledger/internal/supply"
 )
 
 // Genesis is the app state in genesis.json.
@@ -152,7 +153,11 @@ func unorderedExpiry(timeout uint64, signer medledger.ID, nonce uint64) []byte {
 }
 
 // canBeUnordered lists the message types that may travel unordered.
-func canBeUnordered(msgType string) bool { return msgType == audit.TypeAccess }
+// Sensor readings are: each device orders its own batches by sequence
+// number, and one relay must not stall thousands of devices behind a nonce.
+func canBeUnordered(msgType string) bool {
+	return msgType == audit.TypeAccess || msgType == supply.TypeReadings
+}
 
 // decodeMsg routes a message type to its module's decoder.
 func decodeMsg(msgType string, b []byte) (any, error) {
@@ -166,6 +171,8 @@ func decodeMsg(msgType string, b []byte) (any, error) {
 		return records.Decode(msgType, b)
 	case "audit":
 		return audit.Decode(msgType, b)
+	case "supply":
+		return supply.Decode(msgType, b)
 	}
 	return nil, medledger.Errorf(medledger.KindUnknownMsg, "unknown message type %q", msgType)
 }
@@ -183,6 +190,8 @@ func applyMsg(b state.Batch, env medledger.Env, signer medledger.Principal, tx *
 		return records.Apply(b, env, signer, dir, m.(records.Msg))
 	case "audit":
 		return audit.Apply(b, env, signer, dir, m.(*audit.Access), tx.Nonce)
+	case "supply":
+		return supply.Apply(b, env, signer, dir, m.(supply.Msg))
 	}
 	return nil, medledger.Errorf(medledger.KindUnknownMsg, "no module for %s", tx.MsgType)
 }
@@ -400,7 +409,7 @@ func (l *Ledger) Commit() ([]byte, int64, error) {
 // authenticated state into index, which should be empty.
 func RebuildIndex(r state.Reader, index state.ReadWriter) error {
 	return errors.Join(identity.RebuildIndex(r, index), consent.RebuildIndex(r, index),
-		records.RebuildIndex(r, index), rebuildUnordered(r, index))
+		records.RebuildIndex(r, index), supply.RebuildIndex(r, index), rebuildUnordered(r, index))
 }
 
 func rebuildUnordered(r state.Reader, index state.ReadWriter) error {
