@@ -15,7 +15,9 @@ func GetProduct(r state.Reader, gtin string) (*Product, error) {
 }
 
 // GetLot returns a lot, or nil.
-func GetLot(r state.Reader, gtin, lot string) (*Lot, error) { return state.Load[Lot](r, LotKey(gtin, lot)) }
+func GetLot(r state.Reader, gtin, lot string) (*Lot, error) {
+	return state.Load[Lot](r, LotKey(gtin, lot))
+}
 
 // GetItem returns a unit or container by item key, or nil.
 func GetItem(r state.Reader, key string) (*Item, error) { return state.Load[Item](r, ItemKey(key)) }
@@ -26,16 +28,22 @@ func GetShipment(r state.Reader, id string) (*Shipment, error) {
 }
 
 // GetDevice returns a device, or nil.
-func GetDevice(r state.Reader, id string) (*Device, error) { return state.Load[Device](r, DeviceKey(id)) }
+func GetDevice(r state.Reader, id string) (*Device, error) {
+	return state.Load[Device](r, DeviceKey(id))
+}
 
 // GetEvent returns an event record, or nil.
 func GetEvent(r state.Reader, id uint64) (*Event, error) { return state.Load[Event](r, EventKey(id)) }
 
 // ListProducts returns every product in GTIN order.
-func ListProducts(r state.Reader) ([]Product, error) { return state.LoadAll[Product](r, ProductPrefix()) }
+func ListProducts(r state.Reader) ([]Product, error) {
+	return state.LoadAll[Product](r, ProductPrefix())
+}
 
 // ListLots returns a product's lots in lot order.
-func ListLots(r state.Reader, gtin string) ([]Lot, error) { return state.LoadAll[Lot](r, LotPrefix(gtin)) }
+func ListLots(r state.Reader, gtin string) ([]Lot, error) {
+	return state.LoadAll[Lot](r, LotPrefix(gtin))
+}
 
 // OwnedProducts lists the GTINs an organisation owns, from the index.
 func OwnedProducts(index state.Reader, org string) ([]string, error) {
