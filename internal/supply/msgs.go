@@ -343,9 +343,19 @@ func validLot(s string) error {
 
 // ParseEPC parses an EPC URN (sgtin or sscc) into its item key.
 func ParseEPC(s string) (string, gs1.EPC, error) {
-	e, err := gs1.ParseEPC(s)
+	k, e, err := epcKey(s)
 	if err != nil {
 		return "", e, invalid("%v", err)
+	}
+	return k, e, nil
+}
+
+// epcKey is ParseEPC with the parser's own error, for callers that say
+// which field failed.
+func epcKey(s string) (string, gs1.EPC, error) {
+	e, err := gs1.ParseEPC(s)
+	if err != nil {
+		return "", e, err
 	}
 	if e.Kind == "sgtin" {
 		return UnitKey(e.GTIN, e.Serial), e, nil
@@ -360,7 +370,7 @@ func epcList(field string, epcs []string, min, max int) error {
 	}
 	seen := make(map[string]bool, len(epcs))
 	for i, s := range epcs {
-		k, _, err := ParseEPC(s)
+		k, _, err := epcKey(s)
 		if err != nil {
 			return invalid("%s[%d]: %v", field, i, err)
 		}
@@ -456,7 +466,7 @@ func (m *Commission) Validate() error {
 }
 
 func validSSCC(field, s string) error {
-	k, _, err := ParseEPC(s)
+	k, _, err := epcKey(s)
 	if err != nil {
 		return invalid("%s: %v", field, err)
 	}
