@@ -19,6 +19,7 @@ import (
 var allowed = map[string][]string{
 	"medledger":              {},
 	"seal":                   {},
+	"gs1":                    {},
 	"internal/state":         {"medledger"},
 	"internal/fhir":          {},
 	"internal/blob":          {"medledger"},
