@@ -38,8 +38,13 @@ var schemas = map[string]any{
 		Height    int64               `json:"height"`
 		Proposals []identity.Proposal `json:"proposals"`
 	}{},
-	"ValidatorList":  ValidatorList{},
-	"RecordResponse": RecordResponse{},
+	"ValidatorList":    ValidatorList{},
+	"VerifyResponse":   VerifyResponse{},
+	"ProductList":      ProductList{},
+	"ProductResponse":  ProductResponse{},
+	"ShipmentResponse": ShipmentResponse{},
+	"DeviceResponse":   DeviceResponse{},
+	"RecordResponse":   RecordResponse{},
 	"RecordList": struct {
 		Height  int64            `json:"height"`
 		Records []RecordResponse `json:"records"`
@@ -107,6 +112,17 @@ func jsonSchema(t reflect.Type) map[string]any {
 			}
 			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
 			if name == "-" {
+				continue
+			}
+			if name == "" && f.Anonymous {
+				// encoding/json promotes an embedded struct's fields.
+				inner := jsonSchema(f.Type)
+				for k, v := range inner["properties"].(map[string]any) {
+					props[k] = v
+				}
+				if req, ok := inner["required"].([]string); ok {
+					required = append(required, req...)
+				}
 				continue
 			}
 			if name == "" {

@@ -70,6 +70,10 @@ func RebuildIndex(r state.Reader, index state.ReadWriter) error {
 	return nil
 }
 
+// ItemURN formats an item key as its EPC URN ("" if the item or its
+// product is unknown).
+func ItemURN(r state.Reader, key string) (string, error) { return itemURN(r, key, nil) }
+
 // trailIDs returns the IDs of the events in an item's custody trail: its
 // own and its containers' since it entered them, in order.
 func trailIDs(r state.Reader, it *Item) ([]uint64, error) {
