@@ -51,10 +51,16 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeTx -fuzztime $(FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz FuzzCheckTx -fuzztime $(FUZZTIME) ./internal/ledger/
+	$(GO) test -run '^$$' -fuzz FuzzParseDigitalLink -fuzztime $(FUZZTIME) ./gs1/
+	$(GO) test -run '^$$' -fuzz FuzzParseEPC -fuzztime $(FUZZTIME) ./gs1/
 
-## bench: the identity-tx throughput benchmark.
+## bench: identity-tx throughput; supply: commissioning 100k serials, verify latency at 100k
+## units (in process and over HTTP), readings ingested per second.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./internal/ledger/
+	$(GO) test -run '^$$' -bench 'Commission100k|Readings' -benchtime 3x ./internal/supply/
+	$(GO) test -run '^$$' -bench VerifyAt100k -benchtime 3000x ./internal/supply/
+	$(GO) test -run '^$$' -bench SupplyVerifyHTTP -benchtime 1000x ./internal/node/
 
 clean:
 	rm -rf bin

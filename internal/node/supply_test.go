@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -230,4 +232,55 @@ func newDeviceKey(t *testing.T) (ed25519.PrivateKey, ed25519.PublicKey) {
 		t.Fatal(err)
 	}
 	return priv, pub
+}
+
+// BenchmarkSupplyVerifyHTTP is the verify latency a pharmacist sees: GET
+// /v1/supply/verify on a real node holding 100,000 commissioned units.
+//
+//	go test -run '^$' -bench SupplyVerifyHTTP -benchtime 2000x ./internal/node/
+func BenchmarkSupplyVerifyHTTP(b *testing.B) {
+	ctx := context.Background()
+	reg := newSigner(b)
+	n := start(b, initHome(b, reg))
+	defer n.Close()
+	c := client.New(n.APIURL())
+	mfr := newSigner(b)
+	if _, err := c.Send(ctx, reg.Signer, &client.AdmitOrg{Org: "acme-pharma", OrgType: medledger.OrgManufacturer, Name: "acme", Licence: "L", Admin: mfr.pub}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.Send(ctx, mfr.Signer, &client.RegisterProduct{GTIN: "09506000134352", CompanyPrefix: "9506000", Name: "Vaccine", TempMin: 200, TempMax: 800, ShelfLifeDays: 365}); err != nil {
+		b.Fatal(err)
+	}
+	expiry := time.Now().AddDate(0, 6, 0).Format("2006-01-02")
+	for done := 0; done < 100_000; done += supply.MaxCommission {
+		if _, err := c.Send(ctx, mfr.Signer, &client.Commission{GTIN: "09506000134352", Lot: "L1", Expiry: expiry,
+			Range: &client.SerialRange{Start: uint64(done), Count: supply.MaxCommission, Width: 7}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, prove := range []bool{false, true} {
+		b.Run(map[bool]string{false: "plain", true: "prove"}[prove], func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			for i := 0; i < b.N; i++ {
+				q := "sgtin=" + url.QueryEscape(fmt.Sprintf("urn:epc:id:sgtin:9506000.013435.%07d", (i*7919)%100_000))
+				if prove {
+					q += "&prove=true"
+				}
+				t0 := time.Now()
+				resp, err := http.Get(n.APIURL() + "/v1/supply/verify?" + q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				lat = append(lat, time.Since(t0))
+				if resp.StatusCode != 200 {
+					b.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
 }

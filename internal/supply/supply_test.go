@@ -33,7 +33,7 @@ import (
 const chainID = "medledger-test"
 
 type harness struct {
-	store  *state.MemStore
+	store  state.Committer
 	l      *ledger.Ledger
 	names  map[medledger.ID]string
 	nonces map[string]uint64
@@ -168,7 +168,7 @@ func (h *harness) msg(t *testing.T, d *datadriven.TestData) (any, bool) {
 
 type typed interface{ Type() string }
 
-func (h *harness) send(t *testing.T, signer string, m typed, unordered bool) (ledger.Result, bool) {
+func (h *harness) send(t testing.TB, signer string, m typed, unordered bool) (ledger.Result, bool) {
 	h.pubKeys(signer)
 	tx := &medledger.Tx{ChainID: chainID, Signer: h.id(signer), MsgType: m.Type(), Msg: medledger.MustMarshal(m)}
 	if unordered {
@@ -222,7 +222,7 @@ func (h *harness) tx(t *testing.T, d *datadriven.TestData) string {
 	return h.show(b.String())
 }
 
-func (h *harness) mustOK(t *testing.T, signer string, m typed) {
+func (h *harness) mustOK(t testing.TB, signer string, m typed) {
 	if res, _ := h.send(t, signer, m, false); !res.OK() {
 		t.Fatalf("%s %s: %s", signer, m.Type(), res.Log)
 	}
@@ -230,8 +230,15 @@ func (h *harness) mustOK(t *testing.T, signer string, m typed) {
 
 // org admits an organisation and enrols its members.
 func (h *harness) org(t *testing.T, d *datadriven.TestData) string {
+	h.admit(t, arg(d, "id"), medledger.OrgType(arg(d, "type")), list(arg(d, "members"))...)
+	return "ok\n"
+}
+
+// admit admits an organisation whose members are given as NAME:ROLE+ROLE;
+// the first is its admin.
+func (h *harness) admit(t testing.TB, org string, typ medledger.OrgType, members ...string) {
 	var admin string
-	for i, mem := range list(arg(d, "members")) {
+	for i, mem := range members {
 		name, rs, _ := strings.Cut(mem, ":")
 		var roles []medledger.Role
 		for _, r := range strings.Split(rs, "+") {
@@ -239,8 +246,7 @@ func (h *harness) org(t *testing.T, d *datadriven.TestData) string {
 		}
 		if i == 0 {
 			admin = name
-			h.mustOK(t, "reg", &identity.AdmitOrg{Org: arg(d, "id"), OrgType: medledger.OrgType(arg(d, "type")), Name: arg(d, "id"),
-				Licence: "L-" + arg(d, "id"), Admin: h.pubKeys(name)})
+			h.mustOK(t, "reg", &identity.AdmitOrg{Org: org, OrgType: typ, Name: org, Licence: "L-" + org, Admin: h.pubKeys(name)})
 			if !slices.Equal(roles, []medledger.Role{medledger.RoleAdmin}) {
 				h.mustOK(t, admin, &identity.SetMemberRoles{Member: h.id(name), Roles: roles})
 			}
@@ -248,7 +254,6 @@ func (h *harness) org(t *testing.T, d *datadriven.TestData) string {
 		}
 		h.mustOK(t, admin, &identity.EnrolMember{Keys: h.pubKeys(name), Roles: roles})
 	}
-	return "ok\n"
 }
 
 func (h *harness) verify(t *testing.T, epc string) string {
@@ -325,32 +330,47 @@ func (h *harness) shipment(t *testing.T, id string) string {
 	return b.String()
 }
 
+func newHarness(st state.Committer) *harness {
+	h := &harness{store: st, names: map[medledger.ID]string{}, nonces: map[string]uint64{}, time: 1_780_000_000}
+	h.l = ledger.New(h.store, chainID)
+	return h
+}
+
+func (h *harness) genesis(t testing.TB) {
+	g := &ledger.Genesis{}
+	g.Identity.Regulators = []identity.PublicKeys{h.pubKeys("reg")}
+	g.Identity.Threshold = 1
+	if _, err := h.l.InitChain(medledger.Env{ChainID: chainID, Time: h.time}, g); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// commit ends and commits the current block, if one is open.
+func (h *harness) commit(t testing.TB) {
+	if !h.inBlk {
+		return
+	}
+	if err := h.l.EndBlock(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.l.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	h.inBlk = false
+}
+
 func TestScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
-		h := &harness{store: state.NewMemStore(), names: map[medledger.ID]string{}, nonces: map[string]uint64{}, time: 1_780_000_000}
-		h.l = ledger.New(h.store, chainID)
+		h := newHarness(state.NewMemStore())
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			switch d.Cmd {
 			case "genesis":
-				g := &ledger.Genesis{}
-				g.Identity.Regulators = []identity.PublicKeys{h.pubKeys("reg")}
-				g.Identity.Threshold = 1
-				if _, err := h.l.InitChain(medledger.Env{ChainID: chainID, Time: h.time}, g); err != nil {
-					t.Fatal(err)
-				}
+				h.genesis(t)
 				return "ok\n"
 			case "org":
 				return h.org(t, d)
 			case "block":
-				if h.inBlk {
-					if err := h.l.EndBlock(); err != nil {
-						t.Fatal(err)
-					}
-					if _, _, err := h.l.Commit(); err != nil {
-						t.Fatal(err)
-					}
-					h.inBlk = false
-				}
+				h.commit(t)
 				if s := arg(d, "time"); s != "" {
 					h.time = num[int64](t, s)
 				} else {
