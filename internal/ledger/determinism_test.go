@@ -24,6 +24,7 @@ import (
 	"medledger/internal/records"
 	"medledger/internal/state"
 	"medledger/internal/store"
+	"medledger/internal/supply"
 )
 
 // pure lists the packages that must stay deterministic: the ledger, the
@@ -124,7 +125,34 @@ func workload(n int) (*ledger.Genesis, [][]byte) {
 	}
 	var admins, members, patients []acct
 	var recs []string
+	mfr := newAcct("manufacturer")
 	for i := 0; len(txs) < n; i++ {
+		// The supply chain: a manufacturer commissions, packs and ships to
+		// the first hospital, which receives; a logger reports readings,
+		// some out of range.
+		if i == 3 {
+			add(reg, &identity.AdmitOrg{Org: "mfr", OrgType: medledger.OrgManufacturer, Name: "Mfr", Licence: "M", Admin: mfr.pub})
+			add(mfr, &supply.RegisterProduct{GTIN: "09506000134352", CompanyPrefix: "9506000", Name: "P", TempMin: 200, TempMax: 800, ShelfLifeDays: 400})
+			add(mfr, &supply.RegisterDevice{Device: "logger", Key: newAcct("logger").pub.SigningKey})
+			continue
+		}
+		if i > 3 && i%13 == 4 {
+			unit := func(k int) string { return fmt.Sprintf("urn:epc:id:sgtin:9506000.013435.U%d-%d", i, k) }
+			sscc := fmt.Sprintf("urn:epc:id:sscc:9506000.%010d", i)
+			add(mfr, &supply.Commission{GTIN: "09506000134352", Lot: fmt.Sprint("L", i%3), Expiry: "2024-06-30", Serials: []string{fmt.Sprintf("U%d-0", i), fmt.Sprintf("U%d-1", i)}})
+			add(mfr, &supply.Aggregate{Parent: sscc, Children: []string{unit(0), unit(1)}})
+			add(mfr, &supply.Ship{Shipment: fmt.Sprint("S", i), To: "org-0", EPCs: []string{sscc}})
+			add(mfr, &supply.AttachDevice{Device: "logger", Shipment: fmt.Sprint("S", i)})
+			m := &supply.Readings{Device: "logger", Shipment: fmt.Sprint("S", i), Seq: uint64(i),
+				Readings: []supply.Reading{{Time: 1_699_990_000 + int64(i)*10, Temp: int32(rng.IntN(1200))}, {Time: 1_699_990_005 + int64(i)*10, Temp: 500}}}
+			m.Signature = ed25519.Sign(newAcct("logger").priv, m.SignedBytes(chainID))
+			addUnordered(admins[0], m, uint64(1_000_000+i))
+			add(admins[0], &supply.Receive{Shipment: fmt.Sprint("S", i)})
+			if rng.IntN(3) == 0 {
+				add(mfr, &supply.Recall{GTIN: "09506000134352", Lot: fmt.Sprint("L", i%3), Reason: "test"})
+			}
+			continue
+		}
 		// Records, grants and reads, once there are members and patients.
 		if i%7 == 6 && len(members) > 0 && len(patients) > 0 {
 			m, p := members[rng.IntN(len(members))], patients[rng.IntN(len(patients))]
@@ -279,6 +307,12 @@ func TestDeterminism(t *testing.T) {
 			}
 			if ok < len(txs)/2 || ok == len(txs) {
 				t.Fatalf("workload should mix successes and failures: %d of %d succeeded", ok, len(txs))
+			}
+			all := strings.Join(a.results, "\n")
+			for _, ev := range []string{"supply.commissioned", "supply.aggregated", "supply.received", "supply.excursion", "supply.recalled"} {
+				if !strings.Contains(all, ev) {
+					t.Fatalf("the workload never produced %s", ev)
+				}
 			}
 			continue
 		}
