@@ -257,6 +257,23 @@ func (a *applier) commission(m *Commission) ([]medledger.Event, error) {
 		"org", p.Owner, "event", strconv.FormatUint(e.ID, 10))}, nil
 }
 
+// canon returns an EPC URN in its canonical form (escapes in upper case),
+// as events record it; the message's validation already parsed it.
+func canon(epc string) string {
+	if e, err := gs1.ParseEPC(epc); err == nil {
+		return e.String()
+	}
+	return epc
+}
+
+func canonAll(epcs []string) []string {
+	out := make([]string, len(epcs))
+	for i, s := range epcs {
+		out[i] = canon(s)
+	}
+	return out
+}
+
 // located is an item with what the walk up its containers found.
 type located struct {
 	key       string
@@ -376,7 +393,7 @@ func (a *applier) aggregate(m *Aggregate) ([]medledger.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.Parent, e.EPCs = m.Parent, m.Children
+	e.Parent, e.EPCs = canon(m.Parent), canonAll(m.Children)
 	for _, c := range m.Children {
 		ck, _, _ := ParseEPC(c)
 		if pl != nil && (ck == pl.top || slices.Contains(pl.ancestors, ck)) {
@@ -502,7 +519,7 @@ func (a *applier) disaggregate(m *Disaggregate) ([]medledger.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.Parent, e.EPCs = m.Parent, children
+	e.Parent, e.EPCs = canon(m.Parent), canonAll(children)
 	for _, c := range children {
 		cl, err := a.mustLocate(c)
 		if err != nil {
@@ -621,7 +638,7 @@ func (a *applier) ship(m *Ship) ([]medledger.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.EPCs, e.Source, e.Dest, e.Shipment, e.BizTx = m.EPCs, a.signer.Org, m.To, m.Shipment, m.BizTx
+	e.EPCs, e.Source, e.Dest, e.Shipment, e.BizTx = canonAll(m.EPCs), a.signer.Org, m.To, m.Shipment, m.BizTx
 	if m.Return {
 		e.Disposition, e.Reason = "returned", "return"
 	}
@@ -891,7 +908,7 @@ func (a *applier) dispense(m *Dispense) ([]medledger.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.EPCs, e.Rx = []string{m.EPC}, m.Prescription
+	e.EPCs, e.Rx = []string{canon(m.EPC)}, m.Prescription
 	if l.item.Parent != "" {
 		if err := a.detach(l.key, l, 0); err != nil {
 			return nil, err
@@ -917,7 +934,7 @@ func (a *applier) decommission(m *Decommission) ([]medledger.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.EPCs, e.Reason = m.EPCs, m.Reason
+	e.EPCs, e.Reason = canonAll(m.EPCs), m.Reason
 	for _, epc := range m.EPCs {
 		l, err := a.mustLocate(epc)
 		if err != nil {
@@ -998,7 +1015,7 @@ func (a *applier) observe(m *Observe) ([]medledger.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.EPCs, e.BizTx = m.EPCs, m.BizTx
+	e.EPCs, e.BizTx = canonAll(m.EPCs), m.BizTx
 	for _, epc := range m.EPCs {
 		k, _, _ := ParseEPC(epc)
 		if err := a.sight(k, epc, e.ID); err != nil {
