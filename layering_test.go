@@ -35,7 +35,7 @@ var allowed = map[string][]string{
 	"internal/api":           {"medledger", "internal/state", "internal/identity", "internal/consent", "internal/records", "internal/audit", "internal/ledger", "internal/gateway", "seal", "gs1", "internal/supply"},
 	"client":                 {"medledger", "seal", "internal/identity", "internal/consent", "internal/records", "internal/audit", "internal/cometbft/light", "internal/state", "internal/supply", "gs1"},
 	"internal/node":          {"medledger", "internal/state", "internal/store", "internal/ledger", "internal/identity", "internal/records", "internal/cometbft", "internal/blob", "internal/gateway", "internal/api", "seal"},
-	"internal/cli":           {"medledger", "client", "seal", "internal/node", "internal/cometbft", "internal/identity", "internal/consent", "internal/fhir"},
+	"internal/cli":           {"medledger", "client", "seal", "internal/node", "internal/cometbft", "internal/identity", "internal/consent", "internal/fhir", "gs1", "internal/supply"},
 	"cmd/medledger":          {"internal/cli"},
 	"internal/faults":        {"medledger", "client", "seal", "internal/identity", "internal/node"},
 	"internal/blob/blobtest": {"medledger", "internal/blob"},

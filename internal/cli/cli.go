@@ -27,12 +27,16 @@ const (
 	exitOK    = 0
 	exitError = 1 // the command failed
 	exitUsage = 2 // bad flags or arguments
+	// exitSuspect: `supply verify` found the pack suspect (or unknown), so a
+	// script at the counter can branch on it.
+	exitSuspect = 3
 )
 
 // command is a leaf command.
 type command struct {
 	path    string // "org admit"
 	summary string
+	details string // more about the command, shown by --help after the summary
 	usage   string // argument synopsis after the flags
 	example string
 	setup   func(*env, *flag.FlagSet) // registers the command's own flags
@@ -58,6 +62,12 @@ func (u usageError) Error() string { return u.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// exitStatus ends a command that has written its answer with an exit code
+// other than 0, without an error message: the answer says why.
+type exitStatus int
+
+func (s exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(s)) }
+
 func commands() []command {
 	var cs []command
 	cs = append(cs, nodeCommands()...)
@@ -68,6 +78,7 @@ func commands() []command {
 	cs = append(cs, recordCommands()...)
 	cs = append(cs, validatorCommands()...)
 	cs = append(cs, testnetCommands()...)
+	cs = append(cs, supplyCommands()...)
 	return cs
 }
 
@@ -128,6 +139,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(stdout, "Usage: medledger %s [flags] %s\n\n%s\n", cmd.path, cmd.usage, cmd.summary)
+		if cmd.details != "" {
+			fmt.Fprintf(stdout, "\n%s\n", strings.TrimRight(cmd.details, "\n"))
+		}
 		if cmd.example != "" {
 			fmt.Fprintf(stdout, "\nExample:\n%s\n", indent(cmd.example))
 		}
@@ -155,6 +169,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return exitError
 	}
 	if err := cmd.run(ctx, e, positional); err != nil {
+		var st exitStatus
+		if errors.As(err, &st) {
+			return int(st)
+		}
 		var u usageError
 		if errors.As(err, &u) {
 			fmt.Fprintf(stderr, "medledger %s: %v\nRun `medledger %s --help` for usage.\n", cmd.path, err, cmd.path)
@@ -338,17 +356,20 @@ func (e *env) print(v any, rows func(tw io.Writer)) error {
 
 // printTx reports a committed tx.
 func (e *env) printTx(st *medledger.TxStatus) error {
-	return e.print(st, func(tw io.Writer) {
-		fmt.Fprintf(tw, "tx\t%s\nstatus\t%s\nheight\t%d\n", st.Hash, st.Status, st.Height)
-		for _, ev := range st.Events {
-			if ev.Type == "message" {
-				continue
-			}
-			var attrs []string
-			for _, a := range ev.Attrs {
-				attrs = append(attrs, a.Key+"="+a.Value)
-			}
-			fmt.Fprintf(tw, "event\t%s %s\n", ev.Type, strings.Join(attrs, " "))
+	return e.print(st, func(tw io.Writer) { txRows(tw, st) })
+}
+
+// txRows writes a committed tx as table rows.
+func txRows(tw io.Writer, st *medledger.TxStatus) {
+	fmt.Fprintf(tw, "tx\t%s\nstatus\t%s\nheight\t%d\n", st.Hash, st.Status, st.Height)
+	for _, ev := range st.Events {
+		if ev.Type == "message" {
+			continue
 		}
-	})
+		var attrs []string
+		for _, a := range ev.Attrs {
+			attrs = append(attrs, a.Key+"="+a.Value)
+		}
+		fmt.Fprintf(tw, "event\t%s %s\n", ev.Type, strings.Join(attrs, " "))
+	}
 }
