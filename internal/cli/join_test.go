@@ -22,7 +22,7 @@ func TestJoin(t *testing.T) {
 		t.Skip("starts a node")
 	}
 	t.Setenv("MEDLEDGER_PASSPHRASE", "join")
-	home := filepath.Join(t.TempDir(), "net")
+	home := filepath.Join(nodeDir(t), "net")
 	rpcPort, p2pPort := freePort(t), freePort(t)
 	if code, out, errs := runCLI(t, "init", "--home", home, "--chain-id", "join-test", "--p2p-port", itoa(p2pPort), "--rpc-port", itoa(rpcPort), "--api-listen", "127.0.0.1:0"); code != 0 {
 		t.Fatalf("init: %s %s", out, errs)

@@ -28,7 +28,7 @@ func TestSupplyWalkthrough(t *testing.T) {
 		t.Skip("starts a node")
 	}
 	t.Setenv("MEDLEDGER_PASSPHRASE", "supply")
-	home := filepath.Join(t.TempDir(), "home")
+	home := filepath.Join(nodeDir(t), "home")
 	if code, out, errs := runCLI(t, "init", "--home", home, "--p2p-port", itoa(freePort(t)), "--rpc-port", itoa(freePort(t)), "--api-listen", "127.0.0.1:"+itoa(freePort(t))); code != 0 {
 		t.Fatalf("init: %s %s", out, errs)
 	}

@@ -32,7 +32,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Skip("starts a node")
 	}
 	t.Setenv("MEDLEDGER_PASSPHRASE", "walkthrough")
-	home := filepath.Join(t.TempDir(), "home")
+	home := filepath.Join(nodeDir(t), "home")
 	api := freePort(t)
 	if code, out, errs := runCLI(t, "init", "--home", home, "--p2p-port", itoa(freePort(t)), "--rpc-port", itoa(freePort(t)), "--api-listen", "127.0.0.1:"+itoa(api)); code != 0 {
 		t.Fatalf("init: %s %s", out, errs)
@@ -129,6 +129,29 @@ func TestReadmeWalkthrough(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// nodeDir is t.TempDir for directories a node writes to. CometBFT's
+// address book saves itself from a goroutine that outlives the node's
+// Stop, so removal retries briefly instead of failing on a file written
+// during cleanup.
+func nodeDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "medledger-cli-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		var err error
+		for i := 0; i < 50; i++ {
+			if err = os.RemoveAll(dir); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("removing %s: %v", dir, err)
+	})
+	return dir
+}
 
 // runNode runs the node in home until the test ends, as `medledger start`
 // does, and returns it once it has committed a block.
