@@ -10,6 +10,7 @@ require (
 	github.com/cosmos/ics23/go v0.10.0
 	github.com/fxamacker/cbor/v2 v2.9.6
 	github.com/google/fhir/go v0.7.4
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.2
 	github.com/spf13/viper v1.19.0
 	golang.org/x/crypto v0.33.0
 	google.golang.org/protobuf v1.36.5

@@ -28,6 +28,7 @@ var allowed = map[string][]string{
 	"internal/records":       {"medledger", "internal/state"},
 	"internal/audit":         {"medledger", "internal/state", "internal/consent", "internal/records"},
 	"internal/supply":        {"medledger", "internal/state", "gs1"},
+	"internal/epcis":         {"medledger", "gs1", "internal/supply"},
 	"internal/ledger":        {"medledger", "internal/state", "internal/identity", "internal/consent", "internal/records", "internal/audit", "internal/supply"},
 	"internal/store":         {"internal/state"},
 	"internal/cometbft":      {"medledger", "internal/state", "internal/ledger"},
