@@ -444,7 +444,9 @@ func (c *Client) Commit(ctx context.Context, raw []byte) (*medledger.TxStatus, e
 		}
 	}
 	if st.Code != 0 {
-		return st, &Error{Problem{Status: 0, Kind: st.Code.String(), Code: st.Code, Detail: st.Log, Tx: st}}
+		// The result log starts with the kind, which Error() adds itself.
+		detail := strings.TrimPrefix(st.Log, st.Code.String()+": ")
+		return st, &Error{Problem{Status: 0, Kind: st.Code.String(), Code: st.Code, Detail: detail, Tx: st}}
 	}
 	return st, nil
 }

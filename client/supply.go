@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -234,4 +236,19 @@ func NewRxSalt() []byte {
 		panic(err)
 	}
 	return b
+}
+
+// EPCIS returns an EPCIS 2.0 JSON-LD document: the custody trail of a pack
+// (q holds epc, sgtin or link) or a shipment's events (q holds shipment).
+func (c *Client) EPCIS(ctx context.Context, q url.Values) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/supply/epcis?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	var doc []byte
+	err = c.sendRaw(req, func(resp *http.Response) error {
+		doc, err = io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		return err
+	})
+	return doc, err
 }

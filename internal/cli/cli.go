@@ -79,6 +79,7 @@ func commands() []command {
 	cs = append(cs, validatorCommands()...)
 	cs = append(cs, testnetCommands()...)
 	cs = append(cs, supplyCommands()...)
+	cs = append(cs, epcisCommands()...)
 	return cs
 }
 

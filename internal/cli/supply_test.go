@@ -176,6 +176,35 @@ func TestSupplyWalkthrough(t *testing.T) {
 	if out = cli("supply", "shipment", "show", "SH-3"); !strings.Contains(out, "device     logger-1: 5 readings") {
 		t.Errorf("shipment show:\n%s", out)
 	}
+
+	// EPCIS 2.0 out and back in: the dispensed pack's trail, then a
+	// document of the distributor's own that ships two packs on.
+	doc := filepath.Join(t.TempDir(), "trail.jsonld")
+	cli("supply", "epcis", "export", unit("A0002"), "--out", doc)
+	b, err := os.ReadFile(doc)
+	if err != nil || !strings.Contains(string(b), `"type": "EPCISDocument"`) || strings.Count(string(b), `"bizStep"`) != 8 {
+		t.Fatalf("export: %v\n%s", err, b)
+	}
+	if out = cli("supply", "epcis", "import", "--dry-run", doc); strings.Count(out, "supply/") != 8 || !strings.Contains(out, "supply/dispense") {
+		t.Errorf("dry-run import of the export:\n%s", out)
+	}
+	ship := `{"@context":["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],"type":"EPCISDocument","schemaVersion":"2.0",
+"creationDate":"2026-11-21T10:00:00Z","epcisBody":{"eventList":[{"type":"ObjectEvent","eventTime":"2026-11-21T09:00:00Z",
+"eventTimeZoneOffset":"+00:00","action":"OBSERVE","bizStep":"shipping","disposition":"in_transit",
+"epcList":["` + unit("A0004") + `","` + unit("A0005") + `"],
+"bizTransactionList":[{"type":"desadv","bizTransaction":"urn:medledger:shipment:SH-9"}],
+"destinationList":[{"type":"owning_party","destination":"urn:epc:id:pgln:9506000.00001"}]}]}}`
+	shipFile := filepath.Join(t.TempDir(), "ship.jsonld")
+	os.WriteFile(shipFile, []byte(ship), 0o600)
+	if code, _, errs := runCLI(t, "supply", "epcis", "import", "--from", "acme-admin", shipFile, "--home", home); code == 0 || !strings.Contains(errs, "destinationList") {
+		t.Errorf("import with an unmapped party: exit %d: %s", code, errs)
+	}
+	if out = cli("supply", "epcis", "import", "--from", "acme-admin", "--party", "urn:epc:id:pgln:9506000.00001=dist-co", shipFile); !strings.Contains(out, "imported 1 txs") {
+		t.Errorf("import: %s", out)
+	}
+	if out = cli("supply", "shipment", "show", "SH-9"); !strings.Contains(out, "dist-co") {
+		t.Errorf("the imported shipment:\n%s", out)
+	}
 }
 
 // The argument parsers: temperatures in °C to hundredths, shelf lives,
