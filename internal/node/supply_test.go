@@ -18,6 +18,7 @@ import (
 
 	"medledger"
 	"medledger/client"
+	"medledger/internal/epcis"
 	"medledger/internal/supply"
 )
 
@@ -105,6 +106,37 @@ func TestSupplyChain(t *testing.T) {
 		if code, v := get(bad); code != 422 && code != 400 {
 			t.Errorf("%q: %d %v", bad, code, v)
 		}
+	}
+
+	// The trail and a shipment as EPCIS 2.0 documents, which import back
+	// into the same messages.
+	for q, want := range map[string][]string{
+		"epc=" + url.QueryEscape(unit("A0002")): {supply.TypeCommission, supply.TypeAggregate, supply.TypeShip, supply.TypeReceive, supply.TypeShip, supply.TypeReceive, supply.TypeDispense},
+		"shipment=SH-1":                         {supply.TypeShip, supply.TypeReceive},
+	} {
+		resp, err := http.Get(n.APIURL() + "/v1/supply/epcis?" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/ld+json" {
+			t.Fatalf("epcis %s: %d %s", q, resp.StatusCode, doc)
+		}
+		steps, err := epcis.Import(doc, epcis.ImportOptions{})
+		if err != nil {
+			t.Fatalf("epcis %s: re-import: %v", q, err)
+		}
+		var got []string
+		for _, s := range steps {
+			got = append(got, s.Msg.Type())
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("epcis %s: %v, want %v", q, got, want)
+		}
+	}
+	if resp, err := http.Get(n.APIURL() + "/v1/supply/epcis?shipment=NOPE"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("unknown shipment: %v %v", resp.StatusCode, err)
 	}
 
 	// Caught at verification: a clone, a recall, an excursion.
