@@ -218,6 +218,16 @@ const requestTimeout = 300
 // the access on-chain before it serves the ciphertext; the content key is
 // unwrapped and the content decrypted here.
 func (c *Client) Read(ctx context.Context, u User, patient medledger.ID, record string, version uint32, purpose string) (*Plaintext, error) {
+	raw, err := c.buildUnordered(ctx, u.Signer, &Access{Patient: patient, Record: record, Version: version, Purpose: purpose})
+	if err != nil {
+		return nil, err
+	}
+	return c.ReadRaw(ctx, u, raw)
+}
+
+// buildUnordered signs msg as an unordered tx: a random request ID,
+// valid for requestTimeout blocks from the node's latest height.
+func (c *Client) buildUnordered(ctx context.Context, s Signer, msg Msg) ([]byte, error) {
 	chainID, err := c.ChainID(ctx)
 	if err != nil {
 		return nil, err
@@ -230,17 +240,12 @@ func (c *Client) Read(ctx context.Context, u User, patient medledger.ID, record 
 	if _, err := rand.Read(nb[:]); err != nil {
 		return nil, err
 	}
-	msg := &Access{Patient: patient, Record: record, Version: version, Purpose: purpose}
-	tx := &medledger.Tx{ChainID: chainID, Signer: u.ID, Nonce: binary.BigEndian.Uint64(nb[:]) | 1, MsgType: msg.Type(),
+	tx := &medledger.Tx{ChainID: chainID, Signer: s.ID, Nonce: binary.BigEndian.Uint64(nb[:]) | 1, MsgType: msg.Type(),
 		Msg: medledger.MustMarshal(msg), Unordered: true, TimeoutHeight: uint64(h.Height) + requestTimeout}
-	if err := tx.Sign(u.Key); err != nil {
+	if err := tx.Sign(s.Key); err != nil {
 		return nil, err
 	}
-	raw, err := tx.Encode()
-	if err != nil {
-		return nil, err
-	}
-	return c.ReadRaw(ctx, u, raw)
+	return tx.Encode()
 }
 
 // ReadRaw sends a signed read request and opens the answer.

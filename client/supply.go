@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -193,24 +192,7 @@ func (c *Client) SignReadings(ctx context.Context, device ed25519.PrivateKey, m 
 // a random request ID valid for requestTimeout blocks, and waits for it to
 // commit.
 func (c *Client) SendUnordered(ctx context.Context, s Signer, msg Msg) (*medledger.TxStatus, error) {
-	chainID, err := c.ChainID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	h, err := c.Header(ctx, 0)
-	if err != nil {
-		return nil, err
-	}
-	var nb [8]byte
-	if _, err := rand.Read(nb[:]); err != nil {
-		return nil, err
-	}
-	tx := &medledger.Tx{ChainID: chainID, Signer: s.ID, Nonce: binary.BigEndian.Uint64(nb[:]) | 1, MsgType: msg.Type(),
-		Msg: medledger.MustMarshal(msg), Unordered: true, TimeoutHeight: uint64(h.Height) + requestTimeout}
-	if err := tx.Sign(s.Key); err != nil {
-		return nil, err
-	}
-	raw, err := tx.Encode()
+	raw, err := c.buildUnordered(ctx, s, msg)
 	if err != nil {
 		return nil, err
 	}
