@@ -219,11 +219,6 @@ func daysIn(year, month int) int {
 	return 0
 }
 
-// valid reports whether d names a real day with a four-digit year.
-func (d Date) valid() bool {
-	return d.Year >= 0 && d.Year <= 9999 && d.Month >= 1 && d.Month <= 12 && d.Day >= 1 && d.Day <= daysIn(d.Year, d.Month)
-}
-
 // ParseDate parses an ISO 8601 calendar date in the extended form
 // "YYYY-MM-DD" (for example "2027-06-30"), strictly: exactly ten characters,
 // a four-digit year 0000..9999, and a day that exists in that month of that
