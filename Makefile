@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCheckTx -fuzztime $(FUZZTIME) ./internal/ledger/
 	$(GO) test -run '^$$' -fuzz FuzzParseDigitalLink -fuzztime $(FUZZTIME) ./gs1/
 	$(GO) test -run '^$$' -fuzz FuzzParseEPC -fuzztime $(FUZZTIME) ./gs1/
+	$(GO) test -run '^$$' -fuzz FuzzImport -fuzztime $(FUZZTIME) ./internal/epcis/
 
 ## bench: identity-tx throughput; supply: commissioning 100k serials, verify latency at 100k
 ## units (in process and over HTTP), readings ingested per second.
