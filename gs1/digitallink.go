@@ -79,29 +79,17 @@ func dlEscape(s string) string {
 // '%' not followed by two hex digits and characters that RFC 3986 does not
 // allow there.
 func dlUnescape(what, s string, query bool) (string, error) {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	return percentDecode(what, s, func(c byte) (byte, bool) {
 		switch {
-		case c == '%':
-			if i+2 >= len(s) {
-				return "", fmt.Errorf("%s %s: incomplete escape %s at position %d", what, quote(s), quote(s[i:]), i+1)
-			}
-			h, l := unhex(s[i+1]), unhex(s[i+2])
-			if h < 0 || l < 0 {
-				return "", fmt.Errorf("%s %s: bad escape %s at position %d", what, quote(s), quote(s[i:i+3]), i+1)
-			}
-			b.WriteByte(byte(h<<4 | l))
-			i += 2
 		case query && c == '+':
-			b.WriteByte(' ')
+			return ' ', true
 		case pchar(c), query && (c == '/' || c == '?'):
-			b.WriteByte(c)
-		default:
-			return "", fmt.Errorf("%s %s: character %q at position %d is not allowed in a URI here", what, quote(s), c, i+1)
+			return c, true
 		}
-	}
-	return b.String(), nil
+		return 0, false
+	}, func(i int) error {
+		return fmt.Errorf("%s %s: character %q at position %d is not allowed in a URI here", what, quote(s), s[i], i+1)
+	})
 }
 
 // parseHost checks and lower-cases an authority: a host name or IPv4

@@ -96,25 +96,34 @@ func epcUnescape(field, s string) (string, error) {
 		}
 		return s, nil
 	}
+	return percentDecode(field, s, func(c byte) (byte, bool) { return c, epcRaw(c) },
+		func(i int) error { return badRaw(field, s, i) })
+}
+
+// percentDecode decodes %XX escapes in s, the component named what. keep
+// says what an unescaped byte decodes to, if it may stand unescaped; bad
+// describes the one at s[i] that may not.
+func percentDecode(what, s string, keep func(c byte) (byte, bool), bad func(i int) error) (string, error) {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case c == '%':
-			if i+2 >= len(s) {
-				return "", fmt.Errorf("%s %s: incomplete escape %s at position %d", field, quote(s), quote(s[i:]), i+1)
+		if c != '%' {
+			d, ok := keep(c)
+			if !ok {
+				return "", bad(i)
 			}
-			h, l := unhex(s[i+1]), unhex(s[i+2])
-			if h < 0 || l < 0 {
-				return "", fmt.Errorf("%s %s: bad escape %s at position %d", field, quote(s), quote(s[i:i+3]), i+1)
-			}
-			b.WriteByte(byte(h<<4 | l))
-			i += 2
-		case epcRaw(c):
-			b.WriteByte(c)
-		default:
-			return "", badRaw(field, s, i)
+			b.WriteByte(d)
+			continue
 		}
+		if i+2 >= len(s) {
+			return "", fmt.Errorf("%s %s: incomplete escape %s at position %d", what, quote(s), quote(s[i:]), i+1)
+		}
+		h, l := unhex(s[i+1]), unhex(s[i+2])
+		if h < 0 || l < 0 {
+			return "", fmt.Errorf("%s %s: bad escape %s at position %d", what, quote(s), quote(s[i:i+3]), i+1)
+		}
+		b.WriteByte(byte(h<<4 | l))
+		i += 2
 	}
 	return b.String(), nil
 }
