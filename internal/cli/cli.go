@@ -80,6 +80,7 @@ func commands() []command {
 	cs = append(cs, testnetCommands()...)
 	cs = append(cs, supplyCommands()...)
 	cs = append(cs, epcisCommands()...)
+	cs = append(cs, benchCommands()...)
 	return cs
 }
 

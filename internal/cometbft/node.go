@@ -29,9 +29,11 @@ import (
 // Node is an embedded CometBFT node running an App.
 type Node struct {
 	cfg    *cfg.Config
-	app    *App
+	app    *App // nil for the baseline node (baseline.go)
 	node   *nm.Node
 	client *local.Local
+	// closeApp closes the baseline app's database after Stop.
+	closeApp func() error
 
 	mu  sync.Mutex
 	dbs []*closeSafeDB // every database CometBFT opened
@@ -61,6 +63,12 @@ func metricsProvider(c *cfg.InstrumentationConfig) nm.MetricsProvider {
 // NewNode creates (but does not start) a CometBFT node for app with the
 // configuration in c, whose RootDir is the node's home.
 func NewNode(c *cfg.Config, app *App, log *slog.Logger, cometLevel slog.Level) (*Node, error) {
+	return newNode(c, app, app, log, cometLevel)
+}
+
+// newNode creates a node for abciApp; app is the same application when it
+// is medledger's, nil otherwise.
+func newNode(c *cfg.Config, abciApp abci.Application, app *App, log *slog.Logger, cometLevel slog.Level) (*Node, error) {
 	nodeKey, err := p2p.LoadOrGenNodeKey(c.NodeKeyFile())
 	if err != nil {
 		return nil, fmt.Errorf("node key: %w", err)
@@ -83,7 +91,7 @@ func NewNode(c *cfg.Config, app *App, log *slog.Logger, cometLevel slog.Level) (
 		out.mu.Unlock()
 		return db, nil
 	}
-	n, err := nm.NewNode(c, pv, nodeKey, proxy.NewLocalClientCreator(app),
+	n, err := nm.NewNode(c, pv, nodeKey, proxy.NewLocalClientCreator(abciApp),
 		nm.DefaultGenesisDocProviderFunc(c), dbProvider, metricsProvider(c.Instrumentation),
 		&logger{l: log.With("module", "cometbft"), info: cometLevel})
 	if err != nil {
@@ -111,8 +119,13 @@ func (n *Node) Stop() error {
 		err = n.node.Stop()
 		n.node.Wait()
 	}
-	n.app.StopSnapshots()
+	if n.app != nil {
+		n.app.StopSnapshots()
+	}
 	n.closeDBs()
+	if n.closeApp != nil {
+		err = errors.Join(err, n.closeApp())
+	}
 	return err
 }
 
@@ -176,7 +189,7 @@ func (n *Node) TxStatus(ctx context.Context, hash []byte) (*medledger.TxStatus, 
 	res, err := n.client.Tx(ctx, hash, false)
 	if err != nil {
 		status := medledger.TxUnknown
-		if n.app.Pending(hash) {
+		if n.app != nil && n.app.Pending(hash) {
 			status = medledger.TxPending
 		}
 		return &medledger.TxStatus{Hash: hash, Status: status}, nil

@@ -38,7 +38,9 @@ type ReplicationConfig struct {
 	// organisations' gateways (a testnet's nodes, which are no
 	// organisation's).
 	Peers []string `toml:"peers"`
-	// Workers is how many pulls run at once.
+	// Workers is how many pulls run at once; 0 turns background pulls
+	// off (a validator that serves no reads), leaving only the pulls a
+	// waiting reader triggers.
 	Workers int `toml:"workers"`
 }
 
@@ -170,8 +172,8 @@ func (c Config) Validate() error {
 	if c.API.Listen == "" {
 		return fmt.Errorf("app.toml: api.listen is empty")
 	}
-	if c.Replication.Workers < 1 || c.Replication.Workers > 64 {
-		return fmt.Errorf("app.toml: replication.workers must be between 1 and 64")
+	if c.Replication.Workers < 0 || c.Replication.Workers > 64 {
+		return fmt.Errorf("app.toml: replication.workers must be between 0 (off) and 64")
 	}
 	for _, p := range c.Replication.Peers {
 		if u, err := url.Parse(p); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -228,7 +230,8 @@ key_file = "{{.Escrow.KeyFile}}"
 # API base URLs of other nodes to pull record ciphertext and key wraps
 # from, besides the admitted organisations' gateways.
 peers = [{{range $i, $p := .Replication.Peers}}{{if $i}}, {{end}}{{printf "%q" $p}}{{end}}]
-# Pulls running at once.
+# Pulls running at once; 0 turns background pulls off (a validator that
+# serves no reads): only a reader waiting for a missing blob pulls it.
 workers = {{.Replication.Workers}}
 
 [statesync]

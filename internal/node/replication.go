@@ -37,6 +37,9 @@ type replication struct {
 	// rescan asks for another catch-up scan: after a state-sync restore,
 	// whose anchors were never seen as events here.
 	rescan chan struct{}
+	// off is set when replication.workers is 0: no background pulls,
+	// only the gateway's pulls for a reader waiting now.
+	off bool
 }
 
 func newReplication(cc interface{ PrivValidatorKeyFile() string }, c ReplicationConfig, st *store.Store, blobs medledger.BlobStore, log *slog.Logger, reg prometheus.Registerer) (*replication, error) {
@@ -44,7 +47,7 @@ func newReplication(cc interface{ PrivValidatorKeyFile() string }, c Replication
 	if err != nil {
 		return nil, err
 	}
-	p := &replication{st: st, blobs: blobs, log: log, key: key.Public().(ed25519.PublicKey), rescan: make(chan struct{}, 1)}
+	p := &replication{st: st, blobs: blobs, log: log, key: key.Public().(ed25519.PublicKey), rescan: make(chan struct{}, 1), off: c.Workers == 0}
 	for _, u := range c.Peers {
 		p.peers = append(p.peers, strings.TrimRight(u, "/"))
 	}
@@ -69,6 +72,9 @@ func testnetPeers(base, n, self int) []string {
 // notify queues the blobs of a block's anchors and drops queued work for
 // its erasures. It runs on the commit path and never blocks.
 func (p *replication) notify(events []medledger.Event) {
+	if p.off {
+		return
+	}
 	for _, e := range events {
 		switch e.Type {
 		case "records.anchored":
@@ -86,6 +92,11 @@ func (p *replication) notify(events []medledger.Event) {
 // start runs the replicator in the background until ctx ends; wait waits
 // for it to stop, so that the store can be closed under it.
 func (p *replication) start(ctx context.Context, apiURL string) {
+	if p.off {
+		p.self.Store(&apiURL)
+		p.log.Info("replication: background pulls are off (replication.workers = 0); reads still pull what they miss")
+		return
+	}
 	p.wg.Add(2)
 	go func() {
 		defer p.wg.Done()

@@ -1,0 +1,198 @@
+package bench
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"medledger"
+	"medledger/client"
+	"medledger/internal/cometbft"
+	"medledger/internal/identity"
+	"medledger/internal/node"
+	"medledger/seal"
+)
+
+// user is an account the bench acts as.
+type user struct {
+	client.User
+	Pub identity.PublicKeys
+}
+
+func newUser() (user, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return user{}, err
+	}
+	enc, err := seal.GenerateEncryptionKey()
+	if err != nil {
+		return user{}, err
+	}
+	encPub := enc.PublicKey().Bytes()
+	return user{
+		User: client.User{Signer: client.Signer{ID: medledger.AccountID(pub), Key: priv}, EncryptionKey: enc, EncryptionPublic: encPub},
+		Pub:  identity.PublicKeys{SigningKey: pub, EncryptionKey: encPub},
+	}, nil
+}
+
+// target is the network under load: one node or a local testnet.
+type target struct {
+	rpcs  []*rpc   // CometBFT RPC of each node
+	apis  []string // medledger API of each node; empty for the baseline
+	homes []string // data directories of nodes the bench started
+	close func() error
+}
+
+func (t *target) api(i int) *client.Client { return client.New(t.apis[i%len(t.apis)]) }
+
+func (t *target) diskBytes() int64 {
+	var n int64
+	for _, h := range t.homes {
+		n += dirSize(filepath.Join(h, "data"))
+	}
+	return n
+}
+
+// initMedledger writes the homes of n medledger validators under dir,
+// with reg as the single regulator.
+func initMedledger(dir string, n int, reg user, blockTime time.Duration, replicate bool) ([]string, error) {
+	base, err := cometbft.FreeBasePort(n)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := node.InitTestnet(dir, node.TestnetOptions{Validators: n, ChainID: "medledger-bench", BasePort: base,
+		Regulators: []identity.PublicKeys{reg.Pub}, Threshold: 1, BlockTime: blockTime})
+	if err != nil {
+		return nil, err
+	}
+	homes := make([]string, n)
+	for i, tn := range nodes {
+		if err := benchConfig(tn.Home, replicate); err != nil {
+			return nil, err
+		}
+		homes[i] = tn.Home
+	}
+	return homes, nil
+}
+
+// startMedledger starts the nodes of homes.
+func startMedledger(homes []string, conns int, log *slog.Logger) (*target, error) {
+	t := &target{homes: homes}
+	var running []*node.Node
+	t.close = func() error {
+		var first error
+		for _, r := range running {
+			if err := r.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	for _, home := range homes {
+		nd, err := node.New(home, node.Options{Logger: log})
+		if err != nil {
+			t.close()
+			return nil, err
+		}
+		if err := nd.Start(); err != nil {
+			t.close()
+			return nil, err
+		}
+		running = append(running, nd)
+		cc, err := cometbft.LoadConfig(home)
+		if err != nil {
+			t.close()
+			return nil, err
+		}
+		t.rpcs = append(t.rpcs, newRPC(cc.RPC.ListenAddress, conns))
+		t.apis = append(t.apis, nd.APIURL())
+	}
+	return t, waitFirstBlock(t.rpcs[0])
+}
+
+// remoteTarget addresses running nodes.
+func remoteTarget(rpcs, apis []string, conns int) *target {
+	t := &target{apis: apis, close: func() error { return nil }}
+	for _, r := range rpcs {
+		t.rpcs = append(t.rpcs, newRPC(r, conns))
+	}
+	return t
+}
+
+// benchConfig keeps state-sync snapshots (a testnet takes one every 50
+// blocks) out of the measurement. Unless the scenario reads, it also turns
+// background blob replication off: anchors name blobs the bench never
+// uploads (anchoring needs only their hash), which nodes would otherwise
+// try to pull from each other.
+func benchConfig(home string, replicate bool) error {
+	c, err := node.LoadConfig(home)
+	if err != nil {
+		return err
+	}
+	c.StateSync.SnapshotInterval = 0
+	if !replicate {
+		c.Replication.Workers = 0
+	}
+	return node.WriteConfig(home, c)
+}
+
+// startBaseline starts as many key-value store validators under dir as
+// there are medledger homes in like, each with its CometBFT configuration.
+func startBaseline(dir string, like []string, conns int, log *slog.Logger) (*target, error) {
+	n := len(like)
+	base, err := cometbft.FreeBasePort(n)
+	if err != nil {
+		return nil, err
+	}
+	t := &target{}
+	var running []*cometbft.Node
+	t.close = func() error {
+		var first error
+		for _, r := range running {
+			if err := r.Stop(); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	homes, err := cometbft.InitBaseline(dir, like[:n], base)
+	if err != nil {
+		return nil, err
+	}
+	for i := range homes {
+		t.rpcs = append(t.rpcs, newRPC(fmt.Sprintf("127.0.0.1:%d", base+10*i+1), conns))
+	}
+	for _, home := range homes {
+		nd, err := cometbft.NewBaselineNode(home, log)
+		if err != nil {
+			t.close()
+			return nil, err
+		}
+		if err := nd.Start(); err != nil {
+			t.close()
+			return nil, err
+		}
+		running = append(running, nd)
+	}
+	t.homes = homes
+	return t, waitFirstBlock(t.rpcs[0])
+}
+
+func waitFirstBlock(r *rpc) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		h, err := r.height(ctx)
+		if err == nil && h >= 1 {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("no block within 60 s: %v", err)
+		}
+		sleep(ctx, 50*time.Millisecond)
+	}
+}
