@@ -20,7 +20,7 @@ const drainTimeout = 90 * time.Second
 // operations from an op loop, side by side.
 type phase struct {
 	name   string
-	r      *runner    // nil when the scenario sends no txs itself
+	r      *runner                    // nil when the scenario sends no txs itself
 	ops    func(stop <-chan struct{}) // nil when it makes no operations
 	st     *stats
 	target *target
@@ -265,12 +265,12 @@ func rotate(ids []medledger.ID, i int) []medledger.ID {
 // reads is the read scenario's cast: patients with records of the chosen
 // size who granted a reader, who reads them through the gateway.
 type reads struct {
-	t        *target
-	w        *world
-	reader   user
-	recs     []readable
-	served   atomic.Int64
-	size     int
+	t      *target
+	w      *world
+	reader user
+	recs   []readable
+	served atomic.Int64
+	size   int
 }
 
 type readable struct {
@@ -370,13 +370,13 @@ func (rd *reads) confirm(ctx context.Context, res *Result) error {
 
 // verifier fetches records' state proofs and checks them as a client does.
 type verifier struct {
-	c       *client.Client
-	keys    [][]byte
-	mu      sync.Mutex
-	roots   map[int64][]byte
-	verify  []time.Duration
-	bytes   int64
-	n       int64
+	c      *client.Client
+	keys   [][]byte
+	mu     sync.Mutex
+	roots  map[int64][]byte
+	verify []time.Duration
+	bytes  int64
+	n      int64
 }
 
 func verifySetup(ctx context.Context, t *target, reg user) (*verifier, error) {

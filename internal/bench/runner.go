@@ -2,10 +2,10 @@ package bench
 
 import (
 	"context"
-	"os"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -38,13 +38,13 @@ type pending struct {
 
 // sender submits one stream's txs with at most window in flight, in order.
 type sender struct {
-	st     stream
-	rpc    *rpc
+	st      stream
+	rpc     *rpc
 	ordered bool
-	queue  []*pending // in seq order; committed ones are removed
-	next   uint64
-	wake   chan struct{}
-	resend bool // a tx failed or was rejected out of order
+	queue   []*pending // in seq order; committed ones are removed
+	next    uint64
+	wake    chan struct{}
+	resend  bool // a tx failed or was rejected out of order
 }
 
 // runner submits txs from many senders and counts what commits. A tx
@@ -60,11 +60,11 @@ type runner struct {
 	budget   atomic.Int64 // txs left to create; <0 means unlimited
 	stopping atomic.Bool
 
-	mu        sync.Mutex
-	inflight  map[[32]byte]*pending
-	stats     *stats
+	mu         sync.Mutex
+	inflight   map[[32]byte]*pending
+	stats      *stats
 	lastCommit time.Time
-	fatal     error
+	fatal      error
 }
 
 func newRunner(tracker *rpc, window int, st *stats) *runner {

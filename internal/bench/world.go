@@ -15,11 +15,11 @@ import (
 // the clock starts: an organisation admitted by the regulator, its admin
 // and members, and patients who registered themselves.
 type world struct {
-	c       *client.Client
-	chainID string
-	org     string
-	admin   user
-	members []user
+	c        *client.Client
+	chainID  string
+	org      string
+	admin    user
+	members  []user
 	patients []user
 }
 
@@ -130,4 +130,3 @@ func parallel(ctx context.Context, n, width int, f func(i int) error) error {
 	}
 	return first
 }
-

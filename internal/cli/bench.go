@@ -132,4 +132,3 @@ starts and the load generator alike.`,
 		},
 	}}
 }
-
