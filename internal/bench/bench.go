@@ -244,7 +244,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("baseline: %w", err)
 		}
-		base.TxBytes = size
 	}
 	var t *target
 	var err error
@@ -299,7 +298,7 @@ func (r *Result) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nchecks       %d resubmitted, %d refused by a full mempool, %d never committed (not counted), %d blocks\n", r.Resubmitted, r.Full, r.Uncommitted, r.Blocks)
 	if r.BaselineTxPerS > 0 {
-		fmt.Fprintf(w, "baseline     %.0f tx/s (kvstore, %d-byte txs, same config), p50 %.1f ms, p99 %.1f ms\n", r.BaselineTxPerS, r.TxBytes, r.BaselineP50, r.BaselineP99)
+		fmt.Fprintf(w, "baseline     %.0f tx/s (kvstore, %d-byte txs as medledger's, same config), p50 %.1f ms, p99 %.1f ms\n", r.BaselineTxPerS, r.TxBytes, r.BaselineP50, r.BaselineP99)
 		fmt.Fprintf(w, "ratio        %.2f (medledger ÷ baseline)\n", r.Ratio)
 	}
 }

@@ -4,20 +4,19 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"medledger/internal/cometbft"
 )
 
-// rpc is a minimal client of CometBFT's JSON-RPC over HTTP: what a load
-// generator needs, nothing more. The bench talks to the baseline and to
-// medledger the same way, so the two are measured through the same path.
+// rpc is a minimal client of CometBFT's JSON-RPC over HTTP, with which the
+// bench follows the blocks of nodes it did not start.
 type rpc struct {
 	url  string
 	http *http.Client
@@ -77,28 +76,6 @@ func (r *rpc) call(ctx context.Context, method string, params any, out any) erro
 	return json.Unmarshal(env.Result, out)
 }
 
-// broadcast is CometBFT's broadcast_tx_sync: it returns once CheckTx has
-// decided. code is CheckTx's result code (0 accepted).
-func (r *rpc) broadcast(ctx context.Context, tx []byte) (code uint32, log string, err error) {
-	var res struct {
-		Code uint32 `json:"code"`
-		Log  string `json:"log"`
-	}
-	err = r.call(ctx, "broadcast_tx_sync", map[string]string{"tx": base64.StdEncoding.EncodeToString(tx)}, &res)
-	return res.Code, res.Log, err
-}
-
-// errInCache is CometBFT's answer to a tx its mempool cache has seen.
-func inCache(err error) bool {
-	var re *rpcError
-	return errors.As(err, &re) && strings.Contains(re.Data, "already exists in cache")
-}
-
-func mempoolFull(err error) bool {
-	var re *rpcError
-	return errors.As(err, &re) && strings.Contains(re.Data, "mempool is full")
-}
-
 // height returns the latest committed height.
 func (r *rpc) height(ctx context.Context) (int64, error) {
 	var res struct {
@@ -110,6 +87,26 @@ func (r *rpc) height(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return strconv.ParseInt(res.SyncInfo.Height, 10, 64)
+}
+
+// chain is where the tracker follows committed blocks: CometBFT's RPC,
+// or a node in this process, read without JSON.
+type chain interface {
+	height(ctx context.Context) (int64, error)
+	block(ctx context.Context, h int64) (*block, error)
+}
+
+// local reads a node running in this process.
+type local struct{ n *cometbft.Node }
+
+func (l local) height(context.Context) (int64, error) { return l.n.Height(), nil }
+
+func (l local) block(ctx context.Context, h int64) (*block, error) {
+	t, hashes, codes, err := l.n.BlockTxs(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return &block{Height: h, Time: t, Hashes: hashes, Codes: codes}, nil
 }
 
 // block is what the tracker needs of a committed block: its time, the

@@ -96,6 +96,9 @@ func (p *phase) measure(ctx context.Context, o Options) (*Result, error) {
 	if len(st.byKind) > 1 {
 		res.ByKind = st.byKind
 	}
+	if n := st.built.Load(); n > 0 {
+		res.TxBytes = int(st.builtBytes.Load() / n)
+	}
 	res.Resubmitted, res.Full, res.Blocks = int(st.failed.Load()), int(st.full.Load()), int(st.blocks.Load())
 	if wall := time.Since(start); wall > 0 {
 		res.CPUPercent = 100 * float64(u1.cpu-u0.cpu) / float64(wall)
@@ -113,9 +116,9 @@ func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // tx size as the scenario, unordered txs.
 func runBaseline(ctx context.Context, o Options, t *target, size int) (*Result, error) {
 	st := newStats()
-	r := newRunner(t.rpcs[0], o.Window, st)
+	r := newRunner(t.chain, o.Window, st)
 	for i := range o.Concurrency {
-		r.add(&kvStream{id: i, size: size}, t.rpcs[i%len(t.rpcs)], false)
+		r.add(&kvStream{id: i, size: size}, t.subs[i%len(t.subs)], false)
 	}
 	p := &phase{name: "baseline", r: r, st: st, target: t}
 	return p.measure(ctx, o)
@@ -164,7 +167,7 @@ func runScenario(ctx context.Context, o Options, t *target, reg user) (*Result, 
 	setup := time.Now()
 	st := newStats()
 	p := &phase{name: o.Scenario, st: st, target: t}
-	newR := func() *runner { return newRunner(t.rpcs[0], o.Window, st) }
+	newR := func() *runner { return newRunner(t.chain, o.Window, st) }
 	expires := time.Now().Add(365 * 24 * time.Hour).Unix()
 	switch o.Scenario {
 	case "anchor", "grant", "mixed":
@@ -188,7 +191,7 @@ func runScenario(ctx context.Context, o Options, t *target, reg user) (*Result, 
 		p.r = newR()
 		for i := range anchors {
 			m := w.members[i]
-			p.r.add(&anchorStream{chainID: w.chainID, s: m.Signer, patients: rotate(ids, i), size: int64(o.RecordSize)}, t.rpcs[i%len(t.rpcs)], true)
+			p.r.add(&anchorStream{chainID: w.chainID, s: m.Signer, patients: rotate(ids, i), size: int64(o.RecordSize)}, t.subs[i%len(t.subs)], true)
 		}
 		for i := range grants {
 			pt := w.patients[i]
@@ -196,7 +199,7 @@ func runScenario(ctx context.Context, o Options, t *target, reg user) (*Result, 
 			if err != nil {
 				return nil, err
 			}
-			p.r.add(&grantStream{chainID: w.chainID, s: pt.Signer, base: base, grantee: w.members[0].ID, expires: expires}, t.rpcs[(anchors+i)%len(t.rpcs)], true)
+			p.r.add(&grantStream{chainID: w.chainID, s: pt.Signer, base: base, grantee: w.members[0].ID, expires: expires}, t.subs[(anchors+i)%len(t.subs)], true)
 		}
 		if o.Scenario == "mixed" {
 			read, err := readSetup(ctx, t, reg, o, max(1, o.Concurrency/10))

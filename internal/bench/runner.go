@@ -39,7 +39,7 @@ type pending struct {
 // sender submits one stream's txs with at most window in flight, in order.
 type sender struct {
 	st      stream
-	rpc     *rpc
+	via     *submitter
 	ordered bool
 	queue   []*pending // in seq order; committed ones are removed
 	next    uint64
@@ -53,7 +53,7 @@ type sender struct {
 // is resubmitted, byte for byte, in its sender's order (DESIGN §6).
 type runner struct {
 	senders    []*sender
-	tracker    *rpc
+	tracker    chain
 	window     int
 	staleAfter time.Duration
 
@@ -67,14 +67,14 @@ type runner struct {
 	fatal      error
 }
 
-func newRunner(tracker *rpc, window int, st *stats) *runner {
+func newRunner(tracker chain, window int, st *stats) *runner {
 	r := &runner{tracker: tracker, window: window, staleAfter: 20 * time.Second, inflight: make(map[[32]byte]*pending), stats: st}
 	r.budget.Store(-1)
 	return r
 }
 
-func (r *runner) add(st stream, via *rpc, ordered bool) {
-	r.senders = append(r.senders, &sender{st: st, rpc: via, ordered: ordered, next: 1, wake: make(chan struct{}, 1)})
+func (r *runner) add(st stream, via *submitter, ordered bool) {
+	r.senders = append(r.senders, &sender{st: st, via: via, ordered: ordered, next: 1, wake: make(chan struct{}, 1)})
 }
 
 // take reserves one tx of the budget.
@@ -228,6 +228,8 @@ func (r *runner) send(ctx context.Context, s *sender) {
 					r.fail(err)
 					return
 				}
+				r.stats.built.Add(1)
+				r.stats.builtBytes.Add(int64(len(raw)))
 				p := &pending{raw: raw, hash: sha256.Sum256(raw), seq: s.next, s: s}
 				s.next++
 				r.mu.Lock()
@@ -268,16 +270,17 @@ func (r *runner) submit(ctx context.Context, s *sender, p *pending) bool {
 		p.failed = false
 		r.inflight[p.hash] = p
 		r.mu.Unlock()
-		code, log, err := s.rpc.broadcast(ctx, p.raw)
+		code, log, err := s.via.submit(ctx, p.raw)
 		switch {
-		case err == nil && code == 0, inCache(err):
+		case err == nil && code == medledger.KindOK:
 			p.accepted = true
 			r.stats.submitted.Add(1)
 			return true
-		case mempoolFull(err):
+		case err == nil && code == medledger.KindUnavailable:
+			// The mempool is full: wait for a block to make room.
 			r.stats.full.Add(1)
 			sleep(ctx, 50*time.Millisecond)
-		case err == nil && medledger.Kind(code) == medledger.KindBadNonce && s.ordered:
+		case err == nil && code == medledger.KindBadNonce && s.ordered:
 			// Out of order: an earlier tx of this sender was dropped.
 			// Resend from the first uncommitted one.
 			r.stats.rejected.Add(1)
@@ -287,7 +290,7 @@ func (r *runner) submit(ctx context.Context, s *sender, p *pending) bool {
 			sleep(ctx, 100*time.Millisecond)
 			return false
 		case err == nil:
-			r.fail(fmt.Errorf("%s tx rejected: %s", s.st.kind(), log))
+			r.fail(fmt.Errorf("%s tx rejected: %s: %s", s.st.kind(), code, log))
 			return false
 		default:
 			if attempt >= 20 || ctx.Err() != nil {

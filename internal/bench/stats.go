@@ -18,6 +18,7 @@ import (
 // submission to the moment its block was seen committed.
 type stats struct {
 	submitted, rejected, full, failed, blocks atomic.Int64
+	built, builtBytes                         atomic.Int64
 
 	mu      sync.Mutex
 	start   time.Time

@@ -66,7 +66,7 @@ func supplySetup(ctx context.Context, t *target, reg user, o Options, p *phase, 
 			cs.base = 1 // the product registration
 		}
 		s.streams = append(s.streams, cs)
-		p.r.add(trackedCommission{cs, &s.done[i]}, t.rpcs[i%len(t.rpcs)], true)
+		p.r.add(trackedCommission{cs, &s.done[i]}, t.subs[i%len(t.subs)], true)
 	}
 	return s, nil
 }

@@ -41,9 +41,11 @@ func newUser() (user, error) {
 
 // target is the network under load: one node or a local testnet.
 type target struct {
-	rpcs  []*rpc   // CometBFT RPC of each node
-	apis  []string // medledger API of each node; empty for the baseline
-	homes []string // data directories of nodes the bench started
+	subs  []*submitter // POST /v1/txs of each node
+	rpcs  []*rpc       // CometBFT RPC of each node
+	chain chain        // where commits are confirmed: node 0
+	apis  []string     // medledger API of each node; empty for the baseline
+	homes []string     // data directories of nodes the bench started
 	close func() error
 }
 
@@ -110,16 +112,20 @@ func startMedledger(homes []string, conns int, log *slog.Logger) (*target, error
 		}
 		t.rpcs = append(t.rpcs, newRPC(cc.RPC.ListenAddress, conns))
 		t.apis = append(t.apis, nd.APIURL())
+		t.subs = append(t.subs, newSubmitter(nd.APIURL(), conns))
 	}
+	t.chain = local{running[0].CometBFT()}
 	return t, waitFirstBlock(t.rpcs[0])
 }
 
 // remoteTarget addresses running nodes.
 func remoteTarget(rpcs, apis []string, conns int) *target {
 	t := &target{apis: apis, close: func() error { return nil }}
-	for _, r := range rpcs {
+	for i, r := range rpcs {
 		t.rpcs = append(t.rpcs, newRPC(r, conns))
+		t.subs = append(t.subs, newSubmitter(apis[i], conns))
 	}
+	t.chain = t.rpcs[0]
 	return t
 }
 
@@ -150,8 +156,14 @@ func startBaseline(dir string, like []string, conns int, log *slog.Logger) (*tar
 	}
 	t := &target{}
 	var running []*cometbft.Node
+	var stops []func() error
 	t.close = func() error {
 		var first error
+		for _, s := range stops {
+			if err := s(); err != nil && first == nil {
+				first = err
+			}
+		}
 		for _, r := range running {
 			if err := r.Stop(); err != nil && first == nil {
 				first = err
@@ -177,7 +189,15 @@ func startBaseline(dir string, like []string, conns int, log *slog.Logger) (*tar
 			return nil, err
 		}
 		running = append(running, nd)
+		url, stop, err := baselineAPI(nd)
+		if err != nil {
+			t.close()
+			return nil, err
+		}
+		stops = append(stops, stop)
+		t.subs = append(t.subs, newSubmitter(url, conns))
 	}
+	t.chain = local{running[0]}
 	t.homes = homes
 	return t, waitFirstBlock(t.rpcs[0])
 }

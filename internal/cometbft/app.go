@@ -29,6 +29,8 @@ type Store interface {
 	Prove(key []byte, version int64) (value, proof []byte, err error)
 	// Rollback drops uncommitted writes.
 	Rollback()
+	// ReaderAt reads a committed version; it is safe for concurrent use.
+	ReaderAt(version int64) (state.Reader, error)
 }
 
 // QueryPathKey is the ABCI query path for a raw authenticated key. The
@@ -44,6 +46,7 @@ type App struct {
 	ledger *ledger.Ledger
 	store  Store
 	log    *slog.Logger
+	sigs   *sigCache
 
 	// OnCommit, if set, is called after each commit with the height, the
 	// number of txs and how many of them failed, and the events of the
@@ -67,7 +70,9 @@ type App struct {
 
 // NewApp returns the ABCI application over a ledger and its store.
 func NewApp(l *ledger.Ledger, s Store, log *slog.Logger) *App {
-	return &App{ledger: l, store: s, log: log, pending: make(map[string]int64)}
+	a := &App{ledger: l, store: s, log: log, pending: make(map[string]int64), sigs: newSigCache(sigCacheGeneration)}
+	l.SetSigCache(a.sigs)
+	return a
 }
 
 // Pending reports whether the node's mempool accepted a tx that has not
@@ -144,6 +149,7 @@ func (a *App) ProcessProposal(context.Context, *abci.RequestProcessProposal) (*a
 // FinalizeBlock implements abci.Application.
 func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
 	env := medledger.Env{ChainID: a.ledger.ChainID(), Height: req.Height, Time: req.Time.Unix()}
+	a.preVerify(req.Txs)
 	if err := a.ledger.BeginBlock(env); err != nil {
 		return nil, err
 	}

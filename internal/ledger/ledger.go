@@ -75,6 +75,8 @@ type Ledger struct {
 	seen map[unorderedID]bool
 	// updates are the validator updates of the block EndBlock finished.
 	updates []medledger.ValidatorUpdate
+	// sigs, if set, remembers signatures already verified (sigcache.go).
+	sigs SigCache
 }
 
 type unorderedID struct {
@@ -249,7 +251,7 @@ func (l *Ledger) check(r state.Reader, raw []byte, last func(medledger.ID) (uint
 	default:
 		return nil, err
 	}
-	if err := tx.VerifySignature(pub); err != nil {
+	if err := verify(l.sigs, tx, pub, raw); err != nil {
 		return nil, err
 	}
 	if tx.Unordered {

@@ -540,3 +540,6 @@ func (n *Node) collectGarbage(ctx context.Context, every time.Duration) {
 		}
 	}
 }
+
+// CometBFT is the embedded consensus node.
+func (n *Node) CometBFT() *cometbft.Node { return n.cmt }
