@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,8 @@ type sender struct {
 	queue   []*pending // in seq order; committed ones are removed
 	next    uint64
 	wake    chan struct{}
-	resend  bool // a tx failed or was rejected out of order
+	ready   [][]byte // txs signed before the clock started, in seq order
+	resend  bool     // a tx failed or was rejected out of order
 }
 
 // runner submits txs from many senders and counts what commits. A tx
@@ -75,6 +77,28 @@ func newRunner(tracker chain, window int, st *stats) *runner {
 
 func (r *runner) add(st stream, via *submitter, ordered bool) {
 	r.senders = append(r.senders, &sender{st: st, via: via, ordered: ordered, next: 1, wake: make(chan struct{}, 1)})
+}
+
+// prebuild signs up to n txs, spread over the senders, on every core
+// before the clock starts: clients sign on their own machines, so the
+// signing should not take CPU from the node under test.
+func (r *runner) prebuild(n int) error {
+	if len(r.senders) == 0 || n <= 0 {
+		return nil
+	}
+	per := (n + len(r.senders) - 1) / len(r.senders)
+	return parallel(context.Background(), len(r.senders), runtime.NumCPU(), func(i int) error {
+		s := r.senders[i]
+		s.ready = make([][]byte, 0, per)
+		for seq := s.next; seq < s.next+uint64(per); seq++ {
+			raw, err := s.st.build(seq)
+			if err != nil {
+				return err
+			}
+			s.ready = append(s.ready, raw)
+		}
+		return nil
+	})
 }
 
 // take reserves one tx of the budget.
@@ -223,8 +247,11 @@ func (r *runner) send(ctx context.Context, s *sender) {
 		}
 		if len(todo) == 0 || !s.ordered {
 			for ; free > 0 && r.take(); free-- {
-				raw, err := s.st.build(s.next)
-				if err != nil {
+				var raw []byte
+				var err error
+				if len(s.ready) > 0 {
+					raw, s.ready = s.ready[0], s.ready[1:]
+				} else if raw, err = s.st.build(s.next); err != nil {
 					r.fail(err)
 					return
 				}

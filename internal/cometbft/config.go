@@ -42,6 +42,7 @@ func DefaultConfig(home, moniker string, ports Ports) *cfg.Config {
 	c.P2P.ListenAddress = fmt.Sprintf("tcp://0.0.0.0:%d", ports.P2P)
 	c.Consensus.TimeoutCommit = time.Second // about one block a second
 	c.Mempool.MaxTxBytes = medledger.MaxTxBytes
+	c.Mempool.Size = 20000
 	c.Instrumentation.Prometheus = false // the API serves /metrics
 	c.TxIndex.Indexer = "kv"
 	return c
