@@ -55,9 +55,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseEPC -fuzztime $(FUZZTIME) ./gs1/
 	$(GO) test -run '^$$' -fuzz FuzzImport -fuzztime $(FUZZTIME) ./internal/epcis/
 
-## bench: identity-tx throughput; supply: commissioning 100k serials, verify latency at 100k
-## units (in process and over HTTP), readings ingested per second.
+## bench: the hot paths (tx decode, signature verification, anchor apply on Pebble, sealing a
+## 10 KB record, wrapping, client-side state and tx proof checks), identity-tx throughput;
+## supply: commissioning 100k serials, verify latency at 100k units (in process and over
+## HTTP), readings ingested per second.
 bench:
+	$(GO) test -run '^$$' -bench 'DecodeTx|VerifySignature' -benchtime 10000x .
+	$(GO) test -run '^$$' -bench DecodeAnchor -benchtime 10000x ./internal/records/
+	$(GO) test -run '^$$' -bench 'Seal10KB|Wrap$$|Unwrap' -benchtime 500x ./seal/
+	$(GO) test -run '^$$' -bench 'VerifyStateProof|VerifyTxProof' -benchtime 2000x ./client/
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./internal/ledger/
 	$(GO) test -run '^$$' -bench 'Commission100k|Readings' -benchtime 3x ./internal/supply/
 	$(GO) test -run '^$$' -bench VerifyAt100k -benchtime 3000x ./internal/supply/
