@@ -76,17 +76,18 @@ func (r *rpc) call(ctx context.Context, method string, params any, out any) erro
 	return json.Unmarshal(env.Result, out)
 }
 
-// height returns the latest committed height.
+// height returns the last height the app committed (abci_info): the block
+// store's height, in status, runs ahead while a block executes.
 func (r *rpc) height(ctx context.Context) (int64, error) {
 	var res struct {
-		SyncInfo struct {
-			Height string `json:"latest_block_height"`
-		} `json:"sync_info"`
+		Response struct {
+			Height string `json:"last_block_height"`
+		} `json:"response"`
 	}
-	if err := r.call(ctx, "status", map[string]any{}, &res); err != nil {
+	if err := r.call(ctx, "abci_info", map[string]any{}, &res); err != nil {
 		return 0, err
 	}
-	return strconv.ParseInt(res.SyncInfo.Height, 10, 64)
+	return strconv.ParseInt(res.Response.Height, 10, 64)
 }
 
 // chain is where the tracker follows committed blocks: CometBFT's RPC,
@@ -99,7 +100,7 @@ type chain interface {
 // local reads a node running in this process.
 type local struct{ n *cometbft.Node }
 
-func (l local) height(context.Context) (int64, error) { return l.n.Height(), nil }
+func (l local) height(ctx context.Context) (int64, error) { return l.n.CommittedHeight(ctx) }
 
 func (l local) block(ctx context.Context, h int64) (*block, error) {
 	t, hashes, codes, err := l.n.BlockTxs(ctx, h)

@@ -158,7 +158,7 @@ func sampleTxSize(o Options) (int, error) {
 	case "grant":
 		streams = []stream{grant}
 	case "supply":
-		streams = []stream{&commissionStream{chainID: "medledger-bench", s: s.Signer, gtin: benchGTIN, prefix: "B1-", batch: o.Batch}}
+		streams = []stream{&commissionStream{chainID: "medledger-bench", s: s.Signer, gtin: benchGTIN, prefix: "B1-", batch: o.Batch, expiry: "2030-01-31"}}
 	default:
 		streams = []stream{anchor, grant}
 	}
@@ -265,6 +265,11 @@ func (p *phase) measureWith(ctx context.Context, o Options, setup time.Time, aft
 		return nil, err
 	}
 	res.SetupSeconds = setupDone.Seconds()
+	if p.r != nil {
+		if err := p.r.checkNonces(ctx, p.target.api(0).Nonce); err != nil {
+			return res, err
+		}
+	}
 	if after != nil {
 		if err := after(res); err != nil {
 			return res, err

@@ -46,6 +46,7 @@ type sender struct {
 	next    uint64
 	wake    chan struct{}
 	ready   [][]byte // txs signed before the clock started, in seq order
+	ok      int      // txs seen committed with a zero code
 	resend  bool     // a tx failed or was rejected out of order
 }
 
@@ -62,6 +63,7 @@ type runner struct {
 	budget   atomic.Int64 // txs left to create; <0 means unlimited
 	stopping atomic.Bool
 
+	failed     chan struct{} // closed by the first fatal error
 	mu         sync.Mutex
 	inflight   map[[32]byte]*pending
 	stats      *stats
@@ -70,7 +72,7 @@ type runner struct {
 }
 
 func newRunner(tracker chain, window int, st *stats) *runner {
-	r := &runner{tracker: tracker, window: window, staleAfter: 20 * time.Second, inflight: make(map[[32]byte]*pending), stats: st}
+	r := &runner{failed: make(chan struct{}), tracker: tracker, window: window, staleAfter: 20 * time.Second, inflight: make(map[[32]byte]*pending), stats: st}
 	r.budget.Store(-1)
 	return r
 }
@@ -124,6 +126,7 @@ func (r *runner) fail(err error) {
 	r.mu.Lock()
 	if r.fatal == nil {
 		r.fatal = err
+		close(r.failed)
 	}
 	r.mu.Unlock()
 	r.stopping.Store(true)
@@ -172,6 +175,9 @@ func (r *runner) run(ctx context.Context, stop <-chan struct{}, drain time.Durat
 	case <-waitStopping(&r.stopping, allDone):
 		select {
 		case <-allDone:
+		case <-r.failed:
+			cancelDrain()
+			<-allDone
 		case <-time.After(drain):
 			cancelDrain()
 			<-allDone
@@ -317,7 +323,7 @@ func (r *runner) submit(ctx context.Context, s *sender, p *pending) bool {
 			sleep(ctx, 100*time.Millisecond)
 			return false
 		case err == nil:
-			r.fail(fmt.Errorf("%s tx rejected: %s: %s", s.st.kind(), code, log))
+			r.fail(fmt.Errorf("%s tx rejected: %s", s.st.kind(), log))
 			return false
 		default:
 			if attempt >= 20 || ctx.Err() != nil {
@@ -392,6 +398,7 @@ func (r *runner) settle(b *block, now time.Time) {
 			r.stats.failed.Add(1)
 		} else {
 			r.stats.commit(p.s.st.kind(), now.Sub(p.first), now)
+			p.s.ok++
 			if c, ok := p.s.st.(interface{ committed(seq uint64) }); ok {
 				c.committed(p.seq)
 			}
@@ -402,6 +409,33 @@ func (r *runner) settle(b *block, now time.Time) {
 		default:
 		}
 	}
+}
+
+// account is what an ordered stream signs as: the account and its nonce
+// before the run.
+type account interface {
+	account() (medledger.ID, uint64)
+}
+
+// checkNonces compares what the runner counted with the chain: each
+// account's committed nonce must have moved by exactly the txs counted for
+// it, since a nonce moves only when a tx succeeds.
+func (r *runner) checkNonces(ctx context.Context, nonce func(context.Context, medledger.ID) (uint64, error)) error {
+	for _, s := range r.senders {
+		a, ok := s.st.(account)
+		if !ok {
+			continue
+		}
+		id, base := a.account()
+		n, err := nonce(ctx, id)
+		if err != nil {
+			return err
+		}
+		if n-base != uint64(s.ok) {
+			return fmt.Errorf("counted %d committed %s txs from %s, but its nonce moved by %d (from %d)", s.ok, s.st.kind(), id, n-base, base)
+		}
+	}
+	return nil
 }
 
 // percentile returns the p-th percentile of sorted durations.

@@ -27,7 +27,8 @@ type anchorStream struct {
 	size     int64
 }
 
-func (a *anchorStream) kind() string { return "anchor" }
+func (a *anchorStream) kind() string                    { return "anchor" }
+func (a *anchorStream) account() (medledger.ID, uint64) { return a.s.ID, a.base }
 
 func (a *anchorStream) build(seq uint64) ([]byte, error) {
 	var seed [40]byte
@@ -49,7 +50,8 @@ type grantStream struct {
 	expires int64
 }
 
-func (g *grantStream) kind() string { return "grant" }
+func (g *grantStream) kind() string                    { return "grant" }
+func (g *grantStream) account() (medledger.ID, uint64) { return g.s.ID, g.base }
 
 func (g *grantStream) grantID(seq uint64) string {
 	h := sha256.Sum256(append([]byte(g.s.ID), strconv.FormatUint(seq, 10)...))
@@ -76,20 +78,20 @@ type commissionStream struct {
 	gtin    string
 	prefix  string
 	batch   int
+	expiry  string // ISO date within the product's shelf life
 }
 
-func (c *commissionStream) kind() string { return "commission" }
+func (c *commissionStream) kind() string                    { return "commission" }
+func (c *commissionStream) account() (medledger.ID, uint64) { return c.s.ID, c.base }
 
 func (c *commissionStream) build(seq uint64) ([]byte, error) {
-	m := &client.Commission{GTIN: c.gtin, Lot: "BENCH", Expiry: benchExpiry,
+	m := &client.Commission{GTIN: c.gtin, Lot: "BENCH", Expiry: c.expiry,
 		Range: &client.SerialRange{Prefix: c.prefix, Start: (seq - 1) * uint64(c.batch), Count: uint32(c.batch), Width: 8}}
 	return client.BuildTx(c.chainID, c.s, c.base+seq, m)
 }
 
 // serial returns the i-th serial commissionStream commissioned.
 func (c *commissionStream) serial(i uint64) string { return fmt.Sprintf("%s%08d", c.prefix, i) }
-
-const benchExpiry = "2099-12-31"
 
 // kvStream is the baseline's: "key=value" txs of a fixed size, unique per
 // stream and sequence number.

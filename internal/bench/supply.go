@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"sync/atomic"
+	"time"
 
 	"medledger"
 	"medledger/client"
@@ -59,9 +60,10 @@ func supplySetup(ctx context.Context, t *target, reg user, o Options, p *phase, 
 		TempMin: 200, TempMax: 800, ShelfLifeDays: 365}); err != nil {
 		return nil, fmt.Errorf("registering the bench product: %w", err)
 	}
+	expiry := time.Now().AddDate(0, 10, 0).Format(time.DateOnly)
 	p.r = newR()
 	for i, m := range w.members {
-		cs := &commissionStream{chainID: w.chainID, s: m.Signer, gtin: s.gtin, prefix: fmt.Sprintf("B%d-", i), batch: o.Batch}
+		cs := &commissionStream{chainID: w.chainID, s: m.Signer, gtin: s.gtin, prefix: fmt.Sprintf("B%d-", i), batch: o.Batch, expiry: expiry}
 		if i == 0 {
 			cs.base = 1 // the product registration
 		}

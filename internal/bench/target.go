@@ -115,7 +115,7 @@ func startMedledger(homes []string, conns int, log *slog.Logger) (*target, error
 		t.subs = append(t.subs, newSubmitter(nd.APIURL(), conns))
 	}
 	t.chain = local{running[0].CometBFT()}
-	return t, waitFirstBlock(t.rpcs[0])
+	return t, waitFirstBlock(t.chain)
 }
 
 // remoteTarget addresses running nodes.
@@ -199,10 +199,10 @@ func startBaseline(dir string, like []string, conns int, log *slog.Logger) (*tar
 	}
 	t.chain = local{running[0]}
 	t.homes = homes
-	return t, waitFirstBlock(t.rpcs[0])
+	return t, waitFirstBlock(t.chain)
 }
 
-func waitFirstBlock(r *rpc) error {
+func waitFirstBlock(r chain) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {

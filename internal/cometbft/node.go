@@ -146,6 +146,17 @@ func (n *Node) NodeID() string { return string(n.node.NodeInfo().ID()) }
 // RPCAddress returns CometBFT's RPC listen address.
 func (n *Node) RPCAddress() string { return n.cfg.RPC.ListenAddress }
 
+// CommittedHeight is the last height whose block the app has executed
+// and committed, as the app reports it (Height can be one ahead while a
+// block executes).
+func (n *Node) CommittedHeight(ctx context.Context) (int64, error) {
+	res, err := n.node.ProxyApp().Query().Info(ctx, proxy.RequestInfo)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastBlockHeight, nil
+}
+
 // Height returns the latest committed block height.
 func (n *Node) Height() int64 { return n.node.BlockStore().Height() }
 

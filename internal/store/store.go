@@ -59,12 +59,15 @@ import (
 	"github.com/cosmos/iavl"
 	dbm "github.com/cosmos/iavl/db"
 
+	"medledger"
 	"medledger/internal/state"
 )
 
 // ErrVersionUnavailable is returned by GetAt and Prove for a version that was
-// never committed or has been pruned.
-var ErrVersionUnavailable = errors.New("store: version unavailable")
+// never committed or has been pruned. Its kind is KindUnavailable, so the
+// API answers 503 (a fresh node before its first commit) rather than an
+// internal error.
+var ErrVersionUnavailable error = &medledger.Error{Kind: medledger.KindUnavailable, Msg: "store: version unavailable"}
 
 var (
 	treePrefix      = []byte("s/")
