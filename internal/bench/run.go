@@ -120,7 +120,7 @@ func (p *phase) measure(ctx context.Context, o Options) (*Result, error) {
 // 100,000; beyond that, senders sign as they go).
 func prebuildCount(o Options) int {
 	if o.Duration == 0 {
-		return o.Txs
+		return min(o.Txs, 100_000)
 	}
 	return min(100_000, int(o.Duration.Seconds()*8000))
 }

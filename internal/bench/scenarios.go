@@ -33,7 +33,7 @@ func (a *anchorStream) account() (medledger.ID, uint64) { return a.s.ID, a.base 
 func (a *anchorStream) build(seq uint64) ([]byte, error) {
 	var seed [40]byte
 	copy(seed[:], a.s.ID)
-	binary.BigEndian.PutUint64(seed[32:], seq)
+	binary.BigEndian.PutUint64(seed[32:], a.base+seq)
 	blob := medledger.BlobID(sha256.Sum256(seed[:]))
 	m := &client.Anchor{Record: records.IDFor(blob), Version: 1, Patient: a.patients[int(seq)%len(a.patients)], Blob: blob,
 		Size: a.size, ContentType: "Observation", Category: "lab"}
