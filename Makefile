@@ -9,7 +9,7 @@ STATICCHECK_VERSION := v0.8.2
 # Packages that run goroutines: the race detector runs on these.
 RACE_PKGS   := ./internal/store/ ./internal/cometbft/ ./internal/api/ ./internal/node/ ./internal/cli/ ./client/
 
-.PHONY: run build test lint unit race smoke fuzz bench clean testnet
+.PHONY: run build test lint unit race smoke fuzz bench perf clean testnet
 
 build:
 	$(GO) build -o $(BIN) ./cmd/medledger
@@ -42,9 +42,11 @@ unit:
 race:
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
 
-## smoke: the README's first command works: `make run`, then /healthz answers.
+## smoke: the README's first command works: `make run`, then /healthz answers; and a short
+## `medledger bench --baseline --json anchor` counts every tx it sent as committed.
 smoke:
 	scripts/smoke-run.sh
+	scripts/smoke-bench.sh
 
 ## fuzz: run each fuzzer for a while (FUZZTIME, default 30s); new corpus entries stay in the cache.
 FUZZTIME ?= 30s
@@ -68,6 +70,13 @@ bench:
 	$(GO) test -run '^$$' -bench 'Commission100k|Readings' -benchtime 3x ./internal/supply/
 	$(GO) test -run '^$$' -bench VerifyAt100k -benchtime 3000x ./internal/supply/
 	$(GO) test -run '^$$' -bench SupplyVerifyHTTP -benchtime 1000x ./internal/node/
+
+## perf: the node under load, side by side with the kvstore baseline (docs/performance.md).
+perf: build
+	$(BIN) bench --baseline anchor
+	$(BIN) bench read
+	$(BIN) bench verify
+	$(BIN) bench --nodes 4 --baseline anchor
 
 clean:
 	rm -rf bin

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -109,5 +111,44 @@ func TestOptionsRefused(t *testing.T) {
 		if _, err := bench.Run(context.Background(), o); err == nil {
 			t.Errorf("%+v: no error", o)
 		}
+	}
+}
+
+// TestScaleChart draws a chart a person can open: well-formed SVG with one
+// line per series, each through every measured size.
+func TestScaleChart(t *testing.T) {
+	pts := []bench.ScalePoint{
+		{Records: 10_000, AnchorTxPerS: 2000, ReadP50: 3, ReadP99: 15, ProofBytes: 900, VerifyP50: 0.02},
+		{Records: 100_000, AnchorTxPerS: 1900, ReadP50: 3.5, ReadP99: 17, ProofBytes: 1100, VerifyP50: 0.025},
+		{Records: 1_000_000, AnchorTxPerS: 1800, ReadP50: 4, ReadP99: 19, ProofBytes: 1300, VerifyP50: 0.03},
+	}
+	var b bytes.Buffer
+	if err := bench.WriteScaleSVG(&b, pts); err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(b.Bytes()))
+	lines := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("not well-formed SVG: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
+			lines++
+			for _, a := range se.Attr {
+				if a.Name.Local == "points" && len(strings.Fields(a.Value)) != len(pts) {
+					t.Fatalf("a line through %d points, want %d", len(strings.Fields(a.Value)), len(pts))
+				}
+			}
+		}
+	}
+	if lines != 5 {
+		t.Fatalf("%d lines, want 5 (tx/s, read p50 and p99, proof bytes, verify time)", lines)
+	}
+	if err := bench.WriteScaleSVG(&b, nil); err == nil {
+		t.Fatal("an empty chart was drawn")
 	}
 }
