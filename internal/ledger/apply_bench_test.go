@@ -78,18 +78,20 @@ func (f *anchorFixture) anchorTxs(n int) [][]byte {
 // admitted hospital anchoring records of registered patients) on the Pebble
 // IAVL store with its default options (fsync on commit), in blocks of 1,000
 // txs, and reports ns and allocations per tx, and tx/s. Every tx must
-// succeed. "check+deliver" is what a node does with each tx today: CheckTx
-// (when the tx enters the mempool) and DeliverTx, so the signature is
-// verified twice; then EndBlock and Commit. "deliver" is DeliverTx, EndBlock
+// succeed. "check+deliver" is CheckTx (when the tx enters the mempool) and
+// DeliverTx without a signature cache, so the signature is verified twice;
+// then EndBlock and Commit. "check+deliver/sigcache" is what a node does:
+// the adapter's SigCache lets DeliverTx skip the second verification (the
+// difference is the cache's effect). "deliver" is DeliverTx, EndBlock
 // and Commit. "deliver/no-commit" is the same with EndBlock and Commit left
 // out of the timing, so its difference to "deliver" is the commit's share.
 //
 //	go test -run '^$' -bench ApplyAnchor -benchtime 2000x ./internal/ledger/
 func BenchmarkApplyAnchor(b *testing.B) {
 	for _, c := range []struct {
-		name          string
-		check, commit bool
-	}{{"check+deliver", true, true}, {"deliver", false, true}, {"deliver/no-commit", false, false}} {
+		name                 string
+		check, commit, cache bool
+	}{{"check+deliver", true, true, false}, {"check+deliver/sigcache", true, true, true}, {"deliver", false, true, false}, {"deliver/no-commit", false, false, false}} {
 		b.Run(c.name, func(b *testing.B) {
 			f := anchorSetup()
 			txs := f.anchorTxs(b.N)
@@ -101,6 +103,9 @@ func BenchmarkApplyAnchor(b *testing.B) {
 				}
 			}
 			l := ledger.New(st, chainID)
+			if c.cache {
+				l.SetSigCache(mapCache{})
+			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i += anchorBlock {
@@ -138,3 +143,9 @@ func BenchmarkApplyAnchor(b *testing.B) {
 		})
 	}
 }
+
+// mapCache is a SigCache without bounds, for benchmarks.
+type mapCache map[[32]byte]bool
+
+func (c mapCache) Seen(k [32]byte) bool { return c[k] }
+func (c mapCache) Add(k [32]byte)       { c[k] = true }

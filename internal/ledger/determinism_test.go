@@ -204,13 +204,27 @@ type outcome struct {
 
 // run applies txs split into blocks of the given sizes.
 func run(t testing.TB, st state.Committer, g *ledger.Genesis, txs [][]byte, sizes []int) outcome {
+	return runCached(t, st, g, txs, sizes, nil)
+}
+
+// runCached is run with a signature cache that CheckTx fills before each
+// block, as on a node; with a nil cache it is run.
+func runCached(t testing.TB, st state.Committer, g *ledger.Genesis, txs [][]byte, sizes []int, cache ledger.SigCache) outcome {
 	l := ledger.New(st, chainID)
+	if cache != nil {
+		l.SetSigCache(cache)
+	}
 	if _, err := l.InitChain(medledger.Env{ChainID: chainID, Time: 1_700_000_000}, g); err != nil {
 		t.Fatal(err)
 	}
 	var out outcome
 	for h, i := int64(1), 0; i < len(txs); h++ {
 		size := sizes[int(h-1)%len(sizes)]
+		if cache != nil {
+			for j := i; j < i+size && j < len(txs); j++ {
+				l.CheckTx(txs[j], false)
+			}
+		}
 		if err := l.BeginBlock(medledger.Env{ChainID: chainID, Height: h, Time: 1_700_000_000 + h}); err != nil {
 			t.Fatal(err)
 		}
