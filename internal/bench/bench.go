@@ -179,6 +179,7 @@ type Result struct {
 	// Ops are reads or verifications, with their rate and latency.
 	Ops       int     `json:"ops,omitempty"`
 	OpsFailed int     `json:"ops_failed,omitempty"`
+	OpError   string  `json:"op_error,omitempty"`
 	OpsPerS   float64 `json:"ops_per_s,omitempty"`
 	OpP50     float64 `json:"op_p50_ms,omitempty"`
 	OpP99     float64 `json:"op_p99_ms,omitempty"`
@@ -282,12 +283,14 @@ func (r *Result) WriteJSON(w io.Writer) error {
 // WriteText writes r for a person.
 func (r *Result) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "scenario     %s on %d node(s), %.1f s measured (setup %.1f s)\n", r.Scenario, r.Nodes, r.Seconds, r.SetupSeconds)
-	fmt.Fprintf(w, "committed    %d txs, %.0f tx/s, latency p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", r.Txs, r.TxPerS, r.P50, r.P95, r.P99)
+	if r.ProofBytes == 0 {
+		fmt.Fprintf(w, "committed    %d txs, %.0f tx/s, latency p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", r.Txs, r.TxPerS, r.P50, r.P95, r.P99)
+	}
 	if r.Ops > 0 || r.OpsFailed > 0 {
 		fmt.Fprintf(w, "operations   %d (%d failed), %.0f/s, latency p50 %.2f ms, p99 %.2f ms\n", r.Ops, r.OpsFailed, r.OpsPerS, r.OpP50, r.OpP99)
 	}
 	if r.ProofBytes > 0 {
-		fmt.Fprintf(w, "proofs       %d bytes on average\n", r.ProofBytes)
+		fmt.Fprintf(w, "proofs       %d bytes on average, verified on the client in p50 %.3f ms, p95 %.3f ms, p99 %.3f ms\n", r.ProofBytes, r.P50, r.P95, r.P99)
 	}
 	if r.SerialsPerS > 0 {
 		fmt.Fprintf(w, "serials      %.0f commissioned per second\n", r.SerialsPerS)

@@ -28,6 +28,7 @@ type stats struct {
 	opKind  string
 	opCount int
 	opFail  int
+	opErr   error // the last operation error
 	extra   map[string]float64
 }
 
@@ -47,6 +48,7 @@ func (s *stats) op(d time.Duration, err error) {
 	s.mu.Lock()
 	if err != nil {
 		s.opFail++
+		s.opErr = err
 	} else {
 		s.opCount++
 		s.ops = append(s.ops, d)
