@@ -25,7 +25,6 @@ type stats struct {
 	lat     []time.Duration // every committed tx's latency
 	byKind  map[string]int
 	ops     []time.Duration // latencies of operations that are not txs (reads, verifications)
-	opKind  string
 	opCount int
 	opFail  int
 	opErr   error // the last operation error
@@ -54,12 +53,6 @@ func (s *stats) op(d time.Duration, err error) {
 		s.ops = append(s.ops, d)
 	}
 	s.mu.Unlock()
-}
-
-func (s *stats) committed() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.lat)
 }
 
 // usage samples the process's CPU time and resident memory.
