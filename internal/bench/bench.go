@@ -170,9 +170,12 @@ type Result struct {
 	TxBytes      int            `json:"tx_bytes"`
 	ByKind       map[string]int `json:"by_kind,omitempty"`
 	// Resubmitted counts txs committed with an error and sent again;
+	// OutOfOrder counts submissions CheckTx refused because an earlier tx
+	// of the account was missing (they are sent again in order);
 	// Full counts submissions refused by a full mempool; Uncommitted
 	// counts txs never seen committed (not counted in Txs).
 	Resubmitted int `json:"resubmitted"`
+	OutOfOrder  int `json:"out_of_order"`
 	Full        int `json:"mempool_full"`
 	Uncommitted int `json:"uncommitted"`
 	Blocks      int `json:"blocks"`
@@ -299,7 +302,8 @@ func (r *Result) WriteText(w io.Writer) {
 	if r.DiskPerTx > 0 {
 		fmt.Fprintf(w, ", disk %.0f bytes per committed tx", r.DiskPerTx)
 	}
-	fmt.Fprintf(w, "\nchecks       %d resubmitted, %d refused by a full mempool, %d never committed (not counted), %d blocks\n", r.Resubmitted, r.Full, r.Uncommitted, r.Blocks)
+	fmt.Fprintf(w, "\nchecks       %d resubmitted, %d refused out of order, %d refused by a full mempool, %d never committed (not counted), %d blocks\n",
+		r.Resubmitted, r.OutOfOrder, r.Full, r.Uncommitted, r.Blocks)
 	if r.BaselineTxPerS > 0 {
 		fmt.Fprintf(w, "baseline     %.0f tx/s (kvstore, %d-byte txs as medledger's, same config), p50 %.1f ms, p99 %.1f ms\n", r.BaselineTxPerS, r.TxBytes, r.BaselineP50, r.BaselineP99)
 		fmt.Fprintf(w, "ratio        %.2f (medledger ÷ baseline)\n", r.Ratio)

@@ -110,7 +110,7 @@ func (p *phase) measure(ctx context.Context, o Options) (*Result, error) {
 	if n := st.built.Load(); n > 0 {
 		res.TxBytes = int(st.builtBytes.Load() / n)
 	}
-	res.Resubmitted, res.Full, res.Blocks = int(st.failed.Load()), int(st.full.Load()), int(st.blocks.Load())
+	res.Resubmitted, res.OutOfOrder, res.Full, res.Blocks = int(st.failed.Load()), int(st.rejected.Load()), int(st.full.Load()), int(st.blocks.Load())
 	if wall := time.Since(start); wall > 0 {
 		res.CPUPercent = 100 * float64(u1.cpu-u0.cpu) / float64(wall)
 	}
@@ -235,7 +235,6 @@ func runScenario(ctx context.Context, o Options, t *target, reg user) (*Result, 
 			return nil, err
 		}
 		p.ops = func(stop <-chan struct{}) { opLoop(ctx, stop, o.Rate, o.Concurrency, o.Ops, st, read.op) }
-		defer func() {}()
 		res, err := p.measureWith(ctx, o, setup, func(res *Result) error { return read.confirm(ctx, res) })
 		return res, err
 	case "verify":

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"sort"
 	"sync"
@@ -27,14 +26,13 @@ type stream interface {
 
 // pending is a tx submitted and not yet seen committed successfully.
 type pending struct {
-	raw      []byte
-	hash     [32]byte
-	seq      uint64
-	first    time.Time // first submission: latency runs from here
-	last     time.Time // last (re)submission
-	failed   bool      // committed with an error code: to be resent
-	accepted bool      // CheckTx accepted it at least once
-	s        *sender
+	raw    []byte
+	hash   [32]byte
+	seq    uint64
+	first  time.Time // first submission: latency runs from here
+	last   time.Time // last (re)submission
+	failed bool      // committed with an error code: to be resent
+	s      *sender
 }
 
 // sender submits one stream's txs with at most window in flight, in order.
@@ -189,18 +187,6 @@ func (r *runner) run(ctx context.Context, stop <-chan struct{}, drain time.Durat
 	}
 	r.mu.Lock()
 	uncommitted = len(r.inflight)
-	if uncommitted > 0 && os.Getenv("MEDLEDGER_BENCH_DEBUG") != "" {
-		shown := 0
-		for _, s := range r.senders {
-			if len(s.queue) > 0 && shown < 5 {
-				shown++
-				p := s.queue[0]
-				_, in := r.inflight[p.hash]
-				fmt.Fprintf(os.Stderr, "stuck sender: queue %d head seq %d accepted %v failed %v inflight %v last %s ago resend %v next %d\n",
-					len(s.queue), p.seq, p.accepted, p.failed, in, time.Since(p.last).Round(time.Millisecond), s.resend, s.next)
-			}
-		}
-	}
 	r.mu.Unlock()
 	return uncommitted, r.err()
 }
@@ -306,8 +292,6 @@ func (r *runner) submit(ctx context.Context, s *sender, p *pending) bool {
 		code, log, err := s.via.submit(ctx, p.raw)
 		switch {
 		case err == nil && code == medledger.KindOK:
-			p.accepted = true
-			r.stats.submitted.Add(1)
 			return true
 		case err == nil && code == medledger.KindUnavailable:
 			// The mempool is full: wait for a block to make room.

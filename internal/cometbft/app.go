@@ -149,7 +149,11 @@ func (a *App) ProcessProposal(context.Context, *abci.RequestProcessProposal) (*a
 // FinalizeBlock implements abci.Application.
 func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
 	env := medledger.Env{ChainID: a.ledger.ChainID(), Height: req.Height, Time: req.Time.Unix()}
-	a.preVerify(req.Txs)
+	keys := make([]string, len(req.Txs))
+	for i, tx := range req.Txs {
+		keys[i] = hex.EncodeToString(medledger.TxHash(tx))
+	}
+	a.preVerify(req.Txs, keys)
 	if err := a.ledger.BeginBlock(env); err != nil {
 		return nil, err
 	}
@@ -173,8 +177,8 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	}
 	res.AppHash = a.ledger.WorkingHash()
 	a.mu.Lock()
-	for _, tx := range req.Txs {
-		delete(a.pending, hex.EncodeToString(medledger.TxHash(tx)))
+	for _, k := range keys {
+		delete(a.pending, k)
 	}
 	a.mu.Unlock()
 	a.txs, a.failed = len(req.Txs), failed

@@ -1,11 +1,9 @@
 package cometbft
 
 import (
-	"encoding/hex"
 	"runtime"
 	"sync"
 
-	"medledger"
 	"medledger/internal/ledger"
 )
 
@@ -52,11 +50,12 @@ const sigCacheGeneration = 100_000
 // that never reached this one), so that the ledger, executing the block on
 // one goroutine, finds them verified. A tx the pre-check cannot resolve is
 // verified by the ledger as usual.
-func (a *App) preVerify(txs [][]byte) {
+// keys are the txs' pending keys (hex tx hashes).
+func (a *App) preVerify(txs [][]byte, keys []string) {
 	var todo [][]byte
 	a.mu.Lock()
-	for _, tx := range txs {
-		if _, ok := a.pending[hex.EncodeToString(medledger.TxHash(tx))]; !ok {
+	for i, tx := range txs {
+		if _, ok := a.pending[keys[i]]; !ok {
 			todo = append(todo, tx)
 		}
 	}
