@@ -53,6 +53,23 @@ type User struct {
 	OldKeys          []hpke.PrivateKey
 }
 
+// GenerateUser creates a fresh account's keys in memory, outside any
+// keyring: a signing key and an encryption key, and the public keys a
+// registration or enrolment carries. Load generators and tests use it.
+func GenerateUser() (User, PublicKeys, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return User{}, PublicKeys{}, err
+	}
+	enc, err := seal.GenerateEncryptionKey()
+	if err != nil {
+		return User{}, PublicKeys{}, err
+	}
+	encPub := enc.PublicKey().Bytes()
+	return User{Signer: Signer{ID: medledger.AccountID(pub), Key: priv}, EncryptionKey: enc, EncryptionPublic: encPub},
+		PublicKeys{SigningKey: pub, EncryptionKey: encPub}, nil
+}
+
 // UserOf returns the user of a keyring key.
 func UserOf(k *Key) User {
 	return User{Signer: SignerOf(k), EncryptionKey: k.EncryptionKey, EncryptionPublic: k.EncryptionPublicKey, OldKeys: k.OldEncryptionKeys}

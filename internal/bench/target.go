@@ -2,19 +2,15 @@ package bench
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"time"
 
-	"medledger"
 	"medledger/client"
 	"medledger/internal/cometbft"
 	"medledger/internal/identity"
 	"medledger/internal/node"
-	"medledger/seal"
 )
 
 // user is an account the bench acts as.
@@ -24,19 +20,8 @@ type user struct {
 }
 
 func newUser() (user, error) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return user{}, err
-	}
-	enc, err := seal.GenerateEncryptionKey()
-	if err != nil {
-		return user{}, err
-	}
-	encPub := enc.PublicKey().Bytes()
-	return user{
-		User: client.User{Signer: client.Signer{ID: medledger.AccountID(pub), Key: priv}, EncryptionKey: enc, EncryptionPublic: encPub},
-		Pub:  identity.PublicKeys{SigningKey: pub, EncryptionKey: encPub},
-	}, nil
+	u, pub, err := client.GenerateUser()
+	return user{User: u, Pub: pub}, err
 }
 
 // target is the network under load: one node or a local testnet.
@@ -84,16 +69,8 @@ func initMedledger(dir string, n int, reg user, blockTime time.Duration, replica
 // startMedledger starts the nodes of homes.
 func startMedledger(homes []string, conns int, log *slog.Logger) (*target, error) {
 	t := &target{homes: homes}
-	var running []*node.Node
-	t.close = func() error {
-		var first error
-		for _, r := range running {
-			if err := r.Close(); err != nil && first == nil {
-				first = err
-			}
-		}
-		return first
-	}
+	var closers []func() error
+	t.close = func() error { return closeAll(closers) }
 	for _, home := range homes {
 		nd, err := node.New(home, node.Options{Logger: log})
 		if err != nil {
@@ -104,7 +81,10 @@ func startMedledger(homes []string, conns int, log *slog.Logger) (*target, error
 			t.close()
 			return nil, err
 		}
-		running = append(running, nd)
+		closers = append(closers, nd.Close)
+		if t.chain == nil {
+			t.chain = local{nd.CometBFT()} // commits are followed on node 0
+		}
 		cc, err := cometbft.LoadConfig(home)
 		if err != nil {
 			t.close()
@@ -114,7 +94,6 @@ func startMedledger(homes []string, conns int, log *slog.Logger) (*target, error
 		t.apis = append(t.apis, nd.APIURL())
 		t.subs = append(t.subs, newSubmitter(nd.APIURL(), conns))
 	}
-	t.chain = local{running[0].CometBFT()}
 	return t, waitFirstBlock(t.chain)
 }
 
@@ -156,21 +135,8 @@ func startBaseline(dir string, like []string, conns int, log *slog.Logger) (*tar
 	}
 	t := &target{}
 	var running []*cometbft.Node
-	var stops []func() error
-	t.close = func() error {
-		var first error
-		for _, s := range stops {
-			if err := s(); err != nil && first == nil {
-				first = err
-			}
-		}
-		for _, r := range running {
-			if err := r.Stop(); err != nil && first == nil {
-				first = err
-			}
-		}
-		return first
-	}
+	var closers []func() error // API servers first, then the nodes
+	t.close = func() error { return closeAll(closers) }
 	homes, err := cometbft.InitBaseline(dir, like[:n], base)
 	if err != nil {
 		return nil, err
@@ -191,10 +157,11 @@ func startBaseline(dir string, like []string, conns int, log *slog.Logger) (*tar
 		running = append(running, nd)
 		url, stop, err := baselineAPI(nd)
 		if err != nil {
+			nd.Stop()
 			t.close()
 			return nil, err
 		}
-		stops = append(stops, stop)
+		closers = append(closers, stop, nd.Stop)
 		t.subs = append(t.subs, newSubmitter(url, conns))
 	}
 	t.chain = local{running[0]}
@@ -215,4 +182,15 @@ func waitFirstBlock(r chain) error {
 		}
 		sleep(ctx, 50*time.Millisecond)
 	}
+}
+
+// closeAll calls every closer in order and returns the first error.
+func closeAll(closers []func() error) error {
+	var first error
+	for _, c := range closers {
+		if err := c(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

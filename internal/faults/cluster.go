@@ -8,8 +8,6 @@ package faults
 import (
 	"bufio"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -20,11 +18,9 @@ import (
 	"syscall"
 	"time"
 
-	"medledger"
 	"medledger/client"
 	"medledger/internal/identity"
 	"medledger/internal/node"
-	"medledger/seal"
 )
 
 // FailpointEnv names the environment variable internal/node reads at start
@@ -70,19 +66,8 @@ type User struct {
 
 // NewUser generates an account's signing and encryption keys.
 func NewUser() (User, error) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return User{}, err
-	}
-	enc, err := seal.GenerateEncryptionKey()
-	if err != nil {
-		return User{}, err
-	}
-	encPub := enc.PublicKey().Bytes()
-	return User{
-		User: client.User{Signer: client.Signer{ID: medledger.AccountID(pub), Key: priv}, EncryptionKey: enc, EncryptionPublic: encPub},
-		Pub:  identity.PublicKeys{SigningKey: pub, EncryptionKey: encPub},
-	}, nil
+	u, pub, err := client.GenerateUser()
+	return User{User: u, Pub: pub}, err
 }
 
 // Options configures a Cluster.
