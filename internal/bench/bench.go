@@ -65,6 +65,9 @@ type Options struct {
 	// BlockTime is the started nodes' timeout_commit; zero keeps the
 	// node default.
 	BlockTime time.Duration
+	// Mempool is the started nodes' (and the baseline's) mempool size in
+	// txs; zero keeps the node default.
+	Mempool int
 	// Baseline runs the key-value store baseline first.
 	Baseline bool
 	// Dir holds the nodes the bench starts; empty for a temporary
@@ -134,6 +137,8 @@ func (o *Options) Validate() error {
 		return errors.New("rate must not be negative")
 	case o.Batch < 1 || o.Batch > 10000:
 		return errors.New("batch must be between 1 and 10000 serials")
+	case o.Mempool < 0 || o.Mempool > 1_000_000:
+		return errors.New("mempool must be between 0 (the node default) and 1,000,000 txs")
 	case o.Nodes < 1 || o.Nodes > 16:
 		return errors.New("nodes must be between 1 and 16")
 	case o.Baseline && len(o.RPC) > 0:
@@ -172,11 +177,15 @@ type Result struct {
 	// Resubmitted counts txs committed with an error and sent again;
 	// OutOfOrder counts submissions CheckTx refused because an earlier tx
 	// of the account was missing (they are sent again in order);
-	// Full counts submissions refused by a full mempool; Uncommitted
-	// counts txs never seen committed (not counted in Txs).
+	// Full counts submissions refused by a full mempool; Vanished counts
+	// the times an account's oldest tx, though accepted, was in no block
+	// 20 s later and its queue was sent again (a node dropped it without
+	// saying so); Uncommitted counts txs never seen committed (not
+	// counted in Txs).
 	Resubmitted int `json:"resubmitted"`
 	OutOfOrder  int `json:"out_of_order"`
 	Full        int `json:"mempool_full"`
+	Vanished    int `json:"vanished"`
 	Uncommitted int `json:"uncommitted"`
 	Blocks      int `json:"blocks"`
 	// Ops are reads or verifications, with their rate and latency.
@@ -224,7 +233,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if reg, err = newUser(); err != nil {
 			return nil, err
 		}
-		if homes, err = initMedledger(filepath.Join(dir, "medledger"), o.Nodes, reg, o.BlockTime, o.Scenario == "read"); err != nil {
+		if homes, err = initMedledger(filepath.Join(dir, "medledger"), o.Nodes, reg, o.BlockTime, o.Mempool, o.Scenario == "read"); err != nil {
 			return nil, err
 		}
 	} else {
@@ -302,8 +311,8 @@ func (r *Result) WriteText(w io.Writer) {
 	if r.DiskPerTx > 0 {
 		fmt.Fprintf(w, ", disk %.0f bytes per committed tx", r.DiskPerTx)
 	}
-	fmt.Fprintf(w, "\nchecks       %d resubmitted, %d refused out of order, %d refused by a full mempool, %d never committed (not counted), %d blocks\n",
-		r.Resubmitted, r.OutOfOrder, r.Full, r.Uncommitted, r.Blocks)
+	fmt.Fprintf(w, "\nchecks       %d resubmitted, %d refused out of order, %d refused by a full mempool, %d resent after vanishing, %d never committed (not counted), %d blocks\n",
+		r.Resubmitted, r.OutOfOrder, r.Full, r.Vanished, r.Uncommitted, r.Blocks)
 	if r.BaselineTxPerS > 0 {
 		fmt.Fprintf(w, "baseline     %.0f tx/s (kvstore, %d-byte txs as medledger's, same config), p50 %.1f ms, p99 %.1f ms\n", r.BaselineTxPerS, r.TxBytes, r.BaselineP50, r.BaselineP99)
 		fmt.Fprintf(w, "ratio        %.2f (medledger ÷ baseline)\n", r.Ratio)

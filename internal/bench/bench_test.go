@@ -100,11 +100,31 @@ func TestScenarios(t *testing.T) {
 	})
 }
 
+// TestFullMempool loads one node whose mempool holds a tenth of what is in
+// flight. A submission the mempool has no room for must be refused, never
+// accepted and then dropped: a dropped tx moves the node's nonce view past
+// it, so its account's next tx is refused as out of order, and an account
+// with nothing more to send waits for a tx that never comes. Each account
+// submits in order to one node, so no refusal out of order is expected.
+func TestFullMempool(t *testing.T) {
+	res := run(t, bench.Options{Scenario: "anchor", Txs: 3000, Concurrency: 25, Window: 40, Mempool: 100})
+	if res.Txs != 3000 {
+		t.Fatalf("committed %d txs, want 3000", res.Txs)
+	}
+	if res.Full == 0 {
+		t.Fatalf("the mempool was never full, so this tested nothing: %+v", res)
+	}
+	if res.OutOfOrder != 0 || res.Vanished != 0 {
+		t.Fatalf("accepted txs were dropped: %d submissions refused out of order, %d vanished", res.OutOfOrder, res.Vanished)
+	}
+}
+
 func TestOptionsRefused(t *testing.T) {
 	for _, o := range []bench.Options{
 		{Scenario: "nosuch"},
 		{Scenario: "read", Baseline: true},
 		{Scenario: "anchor", Concurrency: -1},
+		{Scenario: "anchor", Mempool: -1},
 		{Scenario: "anchor", Baseline: true, RPC: []string{"127.0.0.1:26657"}, API: []string{"http://127.0.0.1:26680"}},
 		{Scenario: "anchor", RPC: []string{"127.0.0.1:26657"}},
 	} {

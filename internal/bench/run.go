@@ -110,7 +110,7 @@ func (p *phase) measure(ctx context.Context, o Options) (*Result, error) {
 	if n := st.built.Load(); n > 0 {
 		res.TxBytes = int(st.builtBytes.Load() / n)
 	}
-	res.Resubmitted, res.OutOfOrder, res.Full, res.Blocks = int(st.failed.Load()), int(st.rejected.Load()), int(st.full.Load()), int(st.blocks.Load())
+	res.Resubmitted, res.OutOfOrder, res.Full, res.Vanished, res.Blocks = int(st.failed.Load()), int(st.rejected.Load()), int(st.full.Load()), int(st.vanished.Load()), int(st.blocks.Load())
 	if wall := time.Since(start); wall > 0 {
 		res.CPUPercent = 100 * float64(u1.cpu-u0.cpu) / float64(wall)
 	}

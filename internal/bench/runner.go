@@ -230,6 +230,11 @@ func (r *runner) send(ctx context.Context, s *sender) {
 		if resend || stale {
 			todo = append(todo, q...)
 		}
+		if stale && !resend {
+			// Accepted, yet in no block for staleAfter: a mempool
+			// dropped it without saying so.
+			r.stats.vanished.Add(1)
+		}
 		free := r.window - len(q)
 		r.mu.Unlock()
 		for _, p := range todo {

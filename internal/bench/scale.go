@@ -91,7 +91,7 @@ func Scale(ctx context.Context, o ScaleOptions) ([]ScalePoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	homes, err := initMedledger(filepath.Join(dir, "medledger"), 1, reg, 0, false)
+	homes, err := initMedledger(filepath.Join(dir, "medledger"), 1, reg, 0, 0, false)
 	if err != nil {
 		return nil, err
 	}

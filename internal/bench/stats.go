@@ -17,8 +17,8 @@ import (
 // stats collects what a run measured. Latencies are from a tx's first
 // submission to the moment its block was seen committed.
 type stats struct {
-	rejected, full, failed, blocks atomic.Int64
-	built, builtBytes              atomic.Int64
+	rejected, full, failed, blocks, vanished atomic.Int64
+	built, builtBytes                        atomic.Int64
 
 	mu      sync.Mutex
 	start   time.Time

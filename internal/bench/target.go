@@ -45,8 +45,10 @@ func (t *target) diskBytes() int64 {
 }
 
 // initMedledger writes the homes of n medledger validators under dir,
-// with reg as the single regulator.
-func initMedledger(dir string, n int, reg user, blockTime time.Duration, replicate bool) ([]string, error) {
+// with reg as the single regulator. A mempool size above zero replaces
+// the node default (the baseline copies it with the rest of CometBFT's
+// configuration).
+func initMedledger(dir string, n int, reg user, blockTime time.Duration, mempool int, replicate bool) ([]string, error) {
 	base, err := cometbft.FreeBasePort(n)
 	if err != nil {
 		return nil, err
@@ -60,6 +62,16 @@ func initMedledger(dir string, n int, reg user, blockTime time.Duration, replica
 	for i, tn := range nodes {
 		if err := benchConfig(tn.Home, replicate); err != nil {
 			return nil, err
+		}
+		if mempool > 0 {
+			cc, err := cometbft.LoadConfig(tn.Home)
+			if err != nil {
+				return nil, err
+			}
+			cc.Mempool.Size = mempool
+			if err := cometbft.WriteConfig(cc); err != nil {
+				return nil, err
+			}
 		}
 		homes[i] = tn.Home
 	}

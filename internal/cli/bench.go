@@ -128,6 +128,7 @@ starts and the load generator alike.`,
 			fs.IntVar(&o.Batch, "batch", 0, "serials per commission tx (supply; default 100)")
 			fs.IntVar(&o.Nodes, "nodes", 1, "validators to start, on loopback; the load is spread over them")
 			fs.DurationVar(&o.BlockTime, "block-time", 0, "timeout_commit of the started nodes (default: the node default)")
+			fs.IntVar(&o.Mempool, "mempool", 0, "mempool size in txs of the started nodes and the baseline (default: the node default, 20000)")
 			fs.BoolVar(&o.Baseline, "baseline", false, "run the key-value store baseline first and print the ratio")
 			fs.BoolVar(&jsonOut, "json", false, "print the result as one JSON object on the last line")
 			fs.StringVar(&o.Dir, "dir", "", "keep the started nodes' data in this `directory` (default: a temporary one, removed)")

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -61,16 +60,16 @@ type App struct {
 	// CometBFT, whose own state is then one block behind the app's.
 	AfterStoreCommit func(height int64)
 
-	mu      sync.Mutex
-	pending map[string]int64 // hex tx hash → height when CheckTx accepted it
-	txs     int
-	failed  int
-	events  []medledger.Event // of the block being finalized
+	pending   *pendingSet
+	finalized []string // pending keys of the block between FinalizeBlock and Commit
+	txs       int
+	failed    int
+	events    []medledger.Event // of the block being finalized
 }
 
 // NewApp returns the ABCI application over a ledger and its store.
 func NewApp(l *ledger.Ledger, s Store, log *slog.Logger) *App {
-	a := &App{ledger: l, store: s, log: log, pending: make(map[string]int64), sigs: newSigCache(sigCacheGeneration)}
+	a := &App{ledger: l, store: s, log: log, pending: newPendingSet(), sigs: newSigCache(sigCacheGeneration)}
 	l.SetSigCache(a.sigs)
 	return a
 }
@@ -78,10 +77,7 @@ func NewApp(l *ledger.Ledger, s Store, log *slog.Logger) *App {
 // Pending reports whether the node's mempool accepted a tx that has not
 // been committed yet.
 func (a *App) Pending(hash []byte) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	_, ok := a.pending[hex.EncodeToString(hash)]
-	return ok
+	return a.pending.has(hex.EncodeToString(hash))
 }
 
 // Info implements abci.Application.
@@ -120,15 +116,19 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 // CheckTx implements abci.Application.
 func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
 	recheck := req.Type == abci.CheckTxType_Recheck
-	r := a.ledger.CheckTx(req.Tx, recheck)
 	key := hex.EncodeToString(medledger.TxHash(req.Tx))
-	a.mu.Lock()
-	if r.OK() && !recheck {
-		a.pending[key] = a.ledger.Height()
-	} else if !r.OK() {
-		delete(a.pending, key)
+	if !recheck {
+		if err := a.pending.room(len(req.Tx)); err != nil {
+			k := medledger.KindOf(err)
+			return &abci.ResponseCheckTx{Code: uint32(k), Log: err.Error(), Codespace: codespace(k)}, nil
+		}
 	}
-	a.mu.Unlock()
+	r := a.ledger.CheckTx(req.Tx, recheck)
+	if r.OK() && !recheck {
+		a.pending.add(key, len(req.Tx), a.ledger.Height())
+	} else if !r.OK() {
+		a.pending.remove(key)
+	}
 	return &abci.ResponseCheckTx{Code: uint32(r.Code), Log: r.Log, Codespace: codespace(r.Code)}, nil
 }
 
@@ -176,11 +176,9 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		a.log.Info("validator update", "pub_key", hex.EncodeToString(u.PubKey), "power", u.Power, "height", req.Height)
 	}
 	res.AppHash = a.ledger.WorkingHash()
-	a.mu.Lock()
-	for _, k := range keys {
-		delete(a.pending, k)
-	}
-	a.mu.Unlock()
+	// The block's txs stay pending until Commit, when CometBFT removes
+	// them from its mempool too (pendingSet).
+	a.finalized = keys
 	a.txs, a.failed = len(req.Txs), failed
 	return res, nil
 }
@@ -197,11 +195,6 @@ func events(evs []medledger.Event) []abci.Event {
 	return out
 }
 
-// pendingTTL is how many blocks a tx stays "pending" without being
-// committed before the node forgets it (a full mempool can drop a tx
-// silently; DESIGN §6).
-const pendingTTL = 200
-
 // Commit implements abci.Application.
 func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
 	start := time.Now()
@@ -212,13 +205,9 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	if a.AfterStoreCommit != nil {
 		a.AfterStoreCommit(height)
 	}
-	a.mu.Lock()
-	for k, h := range a.pending {
-		if height-h > pendingTTL {
-			delete(a.pending, k)
-		}
-	}
-	a.mu.Unlock()
+	a.pending.remove(a.finalized...)
+	a.finalized = nil
+	a.pending.expire(height)
 	if a.txs > 0 {
 		a.log.Info("committed block", "height", height, "txs", a.txs, "failed", a.failed, "app_hash", hex.EncodeToString(hash), "commit_ms", time.Since(start).Milliseconds())
 	} else {

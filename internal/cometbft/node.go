@@ -63,6 +63,7 @@ func metricsProvider(c *cfg.InstrumentationConfig) nm.MetricsProvider {
 // NewNode creates (but does not start) a CometBFT node for app with the
 // configuration in c, whose RootDir is the node's home.
 func NewNode(c *cfg.Config, app *App, log *slog.Logger, cometLevel slog.Level) (*Node, error) {
+	app.pending.limit(c.Mempool.Size, c.Mempool.MaxTxsBytes)
 	return newNode(c, app, app, log, cometLevel)
 }
 
@@ -181,6 +182,11 @@ func (n *Node) Broadcast(ctx context.Context, tx []byte) (*medledger.TxStatus, e
 		return nil, medledger.Errorf(medledger.KindTooLarge, "tx is larger than the mempool accepts")
 	case err != nil:
 		return nil, err
+	}
+	if medledger.Kind(res.Code) == medledger.KindUnavailable {
+		// CheckTx found no room (pending.go): the same answer as a
+		// mempool that was full before CheckTx.
+		return nil, medledger.Errorf(medledger.KindUnavailable, "mempool is full; retry later")
 	}
 	st := &medledger.TxStatus{Hash: hash, Status: medledger.TxPending, Code: medledger.Kind(res.Code), Log: res.Log}
 	if res.Code != 0 {

@@ -53,13 +53,9 @@ const sigCacheGeneration = 100_000
 // keys are the txs' pending keys (hex tx hashes).
 func (a *App) preVerify(txs [][]byte, keys []string) {
 	var todo [][]byte
-	a.mu.Lock()
-	for i, tx := range txs {
-		if _, ok := a.pending[keys[i]]; !ok {
-			todo = append(todo, tx)
-		}
+	for _, i := range a.pending.missing(keys) {
+		todo = append(todo, txs[i])
 	}
-	a.mu.Unlock()
 	if len(todo) == 0 {
 		return
 	}

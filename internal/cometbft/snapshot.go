@@ -415,9 +415,7 @@ func (a *App) ApplySnapshotChunk(_ context.Context, req *abci.RequestApplySnapsh
 	// What the app keeps in memory starts over from the restored state:
 	// the mempool's nonce views and the pending txs.
 	a.ledger = ledger.New(a.store, a.ledger.ChainID())
-	a.mu.Lock()
-	clear(a.pending)
-	a.mu.Unlock()
+	a.pending.reset()
 	a.log.Info("restored the state from a snapshot", "height", a.store.Version(), "app_hash", hex.EncodeToString(a.store.Hash()))
 	return &abci.ResponseApplySnapshotChunk{Result: abci.ResponseApplySnapshotChunk_ACCEPT}, nil
 }
