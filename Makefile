@@ -7,7 +7,7 @@ TOOLS       := $(CURDIR)/bin/tools
 STATICCHECK := $(TOOLS)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 # Packages that run goroutines: the race detector runs on these.
-RACE_PKGS   := ./internal/bench/ ./internal/store/ ./internal/cometbft/ ./internal/api/ ./internal/node/ ./internal/cli/ ./client/
+RACE_PKGS   := ./internal/bench/ ./internal/gateway/ ./internal/store/ ./internal/cometbft/ ./internal/api/ ./internal/node/ ./internal/cli/ ./client/
 
 .PHONY: run build test lint unit race smoke fuzz bench perf clean testnet
 

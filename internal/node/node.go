@@ -457,7 +457,7 @@ func (n *Node) close() error {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, n.cmt.Stop(), n.store.Close())
+	errs = append(errs, n.outbox.Close(), n.cmt.Stop(), n.store.Close())
 	return errors.Join(errs...)
 }
 
@@ -468,6 +468,7 @@ func Run(ctx context.Context, home string, o Options, started func(*Node)) error
 		return err
 	}
 	if err := n.Start(); err != nil {
+		n.outbox.Close()
 		n.store.Close()
 		return err
 	}
