@@ -58,7 +58,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzImport -fuzztime $(FUZZTIME) ./internal/epcis/
 
 ## bench: the hot paths (tx decode, signature verification, anchor apply on Pebble, sealing a
-## 10 KB record, wrapping, client-side state and tx proof checks), identity-tx throughput;
+## 10 KB record, wrapping, client-side state and tx proof checks, the gateway's durable
+## access-tx outbox), identity-tx throughput;
 ## supply: commissioning 100k serials, verify latency at 100k units (in process and over
 ## HTTP), readings ingested per second.
 bench:
@@ -66,6 +67,7 @@ bench:
 	$(GO) test -run '^$$' -bench DecodeAnchor -benchtime 10000x ./internal/records/
 	$(GO) test -run '^$$' -bench 'Seal10KB|Wrap$$|Unwrap' -benchtime 500x ./seal/
 	$(GO) test -run '^$$' -bench 'VerifyStateProof|VerifyTxProof' -benchtime 2000x ./client/
+	$(GO) test -run '^$$' -bench OutboxAdd -benchtime 2000x ./internal/gateway/
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./internal/ledger/
 	$(GO) test -run '^$$' -bench 'Commission100k|Readings' -benchtime 3x ./internal/supply/
 	$(GO) test -run '^$$' -bench VerifyAt100k -benchtime 3000x ./internal/supply/

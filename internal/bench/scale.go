@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"medledger"
@@ -27,6 +28,9 @@ type ScaleOptions struct {
 	Dir           string
 	Progress      io.Writer
 	Log           *slog.Logger
+	// CPUProfile, if set, receives a CPU profile of the measurements at
+	// the largest size (not of the growth before them).
+	CPUProfile io.Writer
 }
 
 // ScalePoint is what was measured at one size.
@@ -165,6 +169,12 @@ func Scale(ctx context.Context, o ScaleOptions) ([]ScalePoint, error) {
 		}
 		pt.Records = records
 		say("measuring at %d records", records)
+		if o.CPUProfile != nil && size == o.Sizes[len(o.Sizes)-1] {
+			if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+				return out, err
+			}
+			defer pprof.StopCPUProfile()
+		}
 		res, err := phase(0, o.Anchor, "anchor")
 		if err != nil {
 			return out, err

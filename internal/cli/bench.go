@@ -49,6 +49,7 @@ and, with --svg, draws the curves.`,
 			fs.IntVar(&so.Proofs, "proofs", 500, "proofs verified at each size")
 			fs.StringVar(&so.Dir, "dir", "", "keep the node's data in this `directory` (default: a temporary one, removed)")
 			fs.StringVar(&svg, "svg", "", "write the chart to this SVG `file`")
+			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measurements at the largest size to `file` (go tool pprof)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) > 0 {
@@ -63,6 +64,14 @@ and, with --svg, draws the curves.`,
 				so.Sizes = append(so.Sizes, n)
 			}
 			so.Progress = e.stderr
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				so.CPUProfile = f
+			}
 			pts, err := bench.Scale(ctx, so)
 			if len(pts) > 0 {
 				if e.output == "json" {

@@ -20,11 +20,12 @@ const pendingTTL = 200
 // second then drops some of them after CheckTx said yes: the submitter is
 // told the tx was accepted, the ledger's nonce view has moved past it, and
 // the account's next tx is refused as out of order. So CheckTx refuses a
-// new tx itself when the set is at the mempool's capacity. The set never
-// holds fewer txs (or bytes) than the mempool: it gains a tx before the
+// new tx itself when the set is at the mempool's capacity. The set holds
+// no fewer txs (or bytes) than the mempool: it gains a tx before the
 // mempool does, and loses one no earlier (refused on a recheck, committed
-// at Commit, both under the mempool's lock), so a tx CheckTx admits always
-// finds room.
+// at Commit, both under the mempool's lock), so a tx CheckTx admits finds
+// room. The one exception is a tx that waited pendingTTL blocks in the
+// mempool, which the set forgets.
 type pendingSet struct {
 	mu       sync.Mutex
 	txs      map[string]pendingTx // hex tx hash
