@@ -50,7 +50,7 @@ var allowed = map[string][]string{
 	// files. Its crypto module, built for js/wasm, runs in the browser on
 	// the SDK's key code and the identity messages it signs.
 	"internal/web":      {},
-	"internal/web/wasm": {"client/account", "internal/identity"},
+	"internal/web/wasm": {"medledger", "seal", "client/account", "internal/identity", "internal/audit"},
 
 	// The light client: the one part of CometBFT the SDK imports.
 	"internal/cometbft/light": {"medledger"},

@@ -69,8 +69,9 @@ func freePort(t *testing.T) int {
 }
 
 // startNode starts a real single-validator node in a temporary home, API on
-// 127.0.0.1:0, and stops it when the test ends.
-func startNode(t *testing.T) *node.Node {
+// 127.0.0.1:0, and stops it when the test ends. It returns the node and the
+// key of the consortium's one regulator.
+func startNode(t *testing.T) (*node.Node, *account.Key) {
 	t.Helper()
 	home, err := os.MkdirTemp("", "medledger-web-test-")
 	if err != nil {
@@ -111,7 +112,7 @@ func startNode(t *testing.T) *node.Node {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return n
+	return n, reg
 }
 
 // request is what the test saw the page send.
@@ -209,6 +210,12 @@ func TestLeakCheckFindsEveryEncoding(t *testing.T) {
 	}
 }
 
+// labResult is the record a clinician adds for the patient.
+const labResult = `{"resourceType":"Observation","id":"hba1c-1","status":"final",
+"category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],
+"code":{"coding":[{"system":"http://loinc.org","code":"4548-4","display":"Hemoglobin A1c"}]},
+"effectiveDateTime":"2026-11-20T09:30:00Z","valueQuantity":{"value":6.1,"unit":"%"}}`
+
 // TestPortalInChromium drives the portal in headless Chromium against a real
 // node: create keys under a passphrase, register as a patient, reload,
 // fail to unlock with a wrong passphrase, unlock. It checks the account on
@@ -216,7 +223,7 @@ func TestLeakCheckFindsEveryEncoding(t *testing.T) {
 // keyring, and asserts that no request the page made carried a private key.
 func TestPortalInChromium(t *testing.T) {
 	chromium := requireChromium(t)
-	n := startNode(t)
+	n, reg := startNode(t)
 	base := n.APIURL()
 
 	shots := os.Getenv("MEDLEDGER_SCREENSHOTS")
@@ -316,6 +323,7 @@ func TestPortalInChromium(t *testing.T) {
 		chromedp.Click("#register-btn", chromedp.ByID),
 		chromedp.WaitVisible(`#reg-status[data-state="registered"]`, chromedp.ByQuery),
 		chromedp.Text("#reg-status", &regState, chromedp.ByID),
+		chromedp.WaitVisible(`#records[data-state="empty"]`, chromedp.ByQuery),
 		shot("registered"))
 	if regState != "Registered as a patient" {
 		t.Errorf("registration status %q", regState)
@@ -348,6 +356,26 @@ func TestPortalInChromium(t *testing.T) {
 		t.Fatalf("on chain: kind %s, keys match %v/%v", acct.Kind, bytes.Equal(acct.SigningKey, key.SigningPublicKey), bytes.Equal(acct.EncryptionKey, key.EncryptionPublicKey))
 	}
 
+	// A clinic's physician adds a lab result for the patient, sealed on the
+	// clinic's side for the patient's key.
+	admin, adminPub, err := client.GenerateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, docPub, err := client.GenerateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, client.SignerOf(reg), &client.AdmitOrg{Org: "clinic-z", OrgType: medledger.OrgClinic, Name: "Clinic Z", Licence: "Z-1", Admin: adminPub}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, admin.Signer, &client.EnrolMember{Keys: docPub, Roles: []medledger.Role{medledger.RolePhysician}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutRecord(ctx, doc, key.ID, []byte(labResult), "Observation", "lab"); err != nil {
+		t.Fatal(err)
+	}
+
 	// Reload: the keys are stored, locked.
 	var lockedID string
 	run("reload", chromedp.Reload(), chromedp.WaitVisible("#unlock", chromedp.ByID),
@@ -374,6 +402,33 @@ func TestPortalInChromium(t *testing.T) {
 		shot("unlocked"))
 	if lockedID != id {
 		t.Errorf("unlocked account %q, want %q", lockedID, id)
+	}
+
+	// The timeline shows the lab result, read through the node and
+	// decrypted in the page, rendered from FHIR rather than as JSON.
+	var timeline string
+	run("timeline", chromedp.WaitVisible(`#records[data-state="loaded"]`, chromedp.ByQuery),
+		chromedp.ScrollIntoView("#records", chromedp.ByID),
+		chromedp.Text("#timeline", &timeline, chromedp.ByID),
+		shot("timeline"))
+	for _, want := range []string{"Hemoglobin A1c", "6.1 %", "Lab result", "from clinic-z", "Nov"} {
+		if !strings.Contains(timeline, want) {
+			t.Errorf("timeline lacks %q:\n%s", want, timeline)
+		}
+	}
+	if strings.Contains(timeline, "resourceType") || strings.Contains(timeline, "{") {
+		t.Errorf("timeline shows raw JSON:\n%s", timeline)
+	}
+	// The read was logged on chain (it commits a block or two after the
+	// node served it).
+	var logged []client.AccessEntry
+	for deadline := time.Now().Add(15 * time.Second); len(logged) == 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if logged, err = c.AccessLog(ctx, client.SignerOf(key), key.ID, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(logged) == 0 {
+		t.Error("the page's read of the record left no access event")
 	}
 	checkAccessible(t, bctx)
 
@@ -441,7 +496,8 @@ func TestPortalInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	secrets := map[string][]byte{"signing key seed": seed, "signing private key": key.SigningKey, "encryption private key": encKey,
-		"CLI key's signing seed": cliKey.SigningKey.Seed(), "CLI key's encryption private key": cliEnc}
+		"CLI key's signing seed": cliKey.SigningKey.Seed(), "CLI key's encryption private key": cliEnc,
+		"record plaintext": []byte(labResult)}
 	signers := map[medledger.ID]*client.Key{key.ID: key, cliKey.ID: cliKey}
 	reqs := rec.all()
 	var sawTx bool

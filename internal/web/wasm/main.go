@@ -13,6 +13,13 @@
 //	publicKeys()                          → public info of the held key, or null
 //	signTx(chainID, nonce, msgType, json) → the signed tx (Uint8Array) for POST /v1/txs
 //	lock()                                → forgets the held key
+//	signRequest(method, pathAndQuery)     → {account, time, signature}: the headers of a
+//	                                        signed GET (private queries such as a patient's records)
+//	signRead(chainID, height, patient, record, version, purpose)
+//	                                      → a read request (Uint8Array) for POST /v1/read,
+//	                                        valid for readWindow blocks after height
+//	openRecord(ciphertext, {blob, wrap, key_id, record, version})
+//	                                      → the record's plaintext, decrypted here
 //
 // Public info is {id, name, created, signing_key, encryption_key}, the keys
 // in standard base64 as messages carry them in JSON. The private keys never
@@ -22,6 +29,12 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,8 +43,11 @@ import (
 	"syscall/js"
 	"time"
 
+	"medledger"
 	"medledger/client/account"
+	"medledger/internal/audit"
 	"medledger/internal/identity"
+	"medledger/seal"
 )
 
 // keyName is the name a key made in the portal carries in its key file.
@@ -51,6 +67,9 @@ func main() {
 		"publicKeys":    js.FuncOf(publicKeys),
 		"signTx":        js.FuncOf(signTx),
 		"lock":          js.FuncOf(lock),
+		"signRequest":   js.FuncOf(signRequest),
+		"signRead":      js.FuncOf(signRead),
+		"openRecord":    js.FuncOf(openRecord),
 	}
 	obj := js.Global().Get("Object").New()
 	for name, f := range api {
@@ -256,4 +275,96 @@ func uint8Array(b []byte) js.Value {
 	u := js.Global().Get("Uint8Array").New(len(b))
 	js.CopyBytesToJS(u, b)
 	return u
+}
+
+// readWindow is how many blocks a read request stays valid, as the SDK's.
+const readWindow = 300
+
+func signRequest(_ js.Value, args []js.Value) any {
+	if len(args) != 2 {
+		return promise(func() (any, error) { return nil, errors.New("signRequest(method, pathAndQuery)") })
+	}
+	method, path := args[0].String(), args[1].String()
+	return promise(func() (any, error) {
+		k := held()
+		if k == nil {
+			return nil, errNoKey
+		}
+		empty := sha256.Sum256(nil)
+		now := time.Now().Unix()
+		sig := ed25519.Sign(k.SigningKey, medledger.RequestSignBytes(method, path, now, hex.EncodeToString(empty[:])))
+		return map[string]any{
+			"account":   string(k.ID),
+			"time":      strconv.FormatInt(now, 10),
+			"signature": base64.StdEncoding.EncodeToString(sig),
+		}, nil
+	})
+}
+
+func signRead(_ js.Value, args []js.Value) any {
+	if len(args) != 6 {
+		return promise(func() (any, error) {
+			return nil, errors.New("signRead(chainID, height, patient, record, version, purpose)")
+		})
+	}
+	chainID, height := args[0].String(), args[1].Int()
+	m := &audit.Access{Patient: medledger.ID(args[2].String()), Record: args[3].String(), Version: uint32(args[4].Int()), Purpose: args[5].String()}
+	return promise(func() (any, error) {
+		k := held()
+		if k == nil {
+			return nil, errNoKey
+		}
+		if err := m.Validate(); err != nil {
+			return nil, err
+		}
+		var id [8]byte
+		if _, err := rand.Read(id[:]); err != nil {
+			return nil, err
+		}
+		tx, err := account.BuildUnordered(chainID, account.SignerOf(k), binary.BigEndian.Uint64(id[:]), uint64(height)+readWindow, m)
+		if err != nil {
+			return nil, err
+		}
+		return uint8Array(tx), nil
+	})
+}
+
+// openRecord checks that the ciphertext is the anchored blob, unwraps its
+// content key with the held encryption key (or an old one) and decrypts it.
+func openRecord(_ js.Value, args []js.Value) any {
+	if len(args) != 2 {
+		return promise(func() (any, error) { return nil, errors.New("openRecord(ciphertext, meta)") })
+	}
+	ct := bytesOf(args[0])
+	meta := args[1]
+	blobS, wrapS, keyID, record := meta.Get("blob").String(), meta.Get("wrap").String(), meta.Get("key_id").String(), meta.Get("record").String()
+	version := uint32(meta.Get("version").Int())
+	return promise(func() (any, error) {
+		k := held()
+		if k == nil {
+			return nil, errNoKey
+		}
+		blob, err := medledger.ParseBlobID(blobS)
+		if err != nil || medledger.BlobIDOf(ct) != blob {
+			return nil, errors.New("the node served bytes that do not match the anchored record")
+		}
+		wrap, err := base64.StdEncoding.DecodeString(wrapS)
+		if err != nil {
+			return nil, errors.New("the node served a malformed key wrap")
+		}
+		info := seal.WrapInfo{RecordID: record, Version: version, ReaderKeyID: keyID}
+		key, err := seal.Unwrap(wrap, k.EncryptionKey, info)
+		for i := 0; err != nil && i < len(k.OldEncryptionKeys); i++ {
+			key, err = seal.Unwrap(wrap, k.OldEncryptionKeys[i], info)
+		}
+		if err != nil {
+			return nil, errors.New("this record's key is not wrapped for your keys")
+		}
+		defer key.Zero()
+		pt, err := seal.Decrypt(ct, key)
+		if err != nil {
+			return nil, errors.New("the record does not decrypt: it was damaged or altered")
+		}
+		return string(pt), nil
+	})
 }
