@@ -7,12 +7,27 @@ TOOLS       := $(CURDIR)/bin/tools
 STATICCHECK := $(TOOLS)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 # Packages that run goroutines: the race detector runs on these.
-RACE_PKGS   := ./internal/bench/ ./internal/gateway/ ./internal/store/ ./internal/cometbft/ ./internal/api/ ./internal/node/ ./internal/cli/ ./client/
+RACE_PKGS   := ./internal/bench/ ./internal/gateway/ ./internal/store/ ./internal/cometbft/ ./internal/api/ ./internal/node/ ./internal/cli/ ./client/ ./internal/web/
+# The web portal's crypto module (medledger's Go code compiled to WebAssembly) and Go's
+# loader for it: built here, embedded by internal/web, never committed.
+WASM        := internal/web/static/medledger.wasm
+WASM_EXEC   := internal/web/static/wasm_exec.js
 
-.PHONY: run build test lint unit race smoke fuzz bench perf clean testnet
+.PHONY: run build wasm chromium test lint unit race smoke fuzz bench perf clean testnet
 
-build:
+build: wasm
 	$(GO) build -o $(BIN) ./cmd/medledger
+
+## wasm: the portal's crypto module, built before the binary that embeds it. Go's build
+## cache makes this quick when nothing changed.
+wasm:
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $(WASM) ./internal/web/wasm
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(WASM_EXEC)
+	@echo "built $(WASM): $$(wc -c < $(WASM)) bytes"
+
+## chromium: Debian's Chromium for the portal's browser tests, installed when missing (as root).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 ## run: build, initialise $(NODE_HOME) on first use, start the node.
 run: build
@@ -25,8 +40,9 @@ TESTNET_DIR ?= testnet
 testnet: build
 	$(BIN) testnet up --validators 4 --out $(TESTNET_DIR)
 
-## test: formatting, vet, staticcheck, every test, the race detector, and `make run` itself.
-test: lint unit race smoke
+## test: formatting, vet, staticcheck, every test (the portal's in headless Chromium), the
+## race detector, and `make run` itself.
+test: wasm chromium lint unit race smoke
 
 $(STATICCHECK):
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -34,6 +50,7 @@ $(STATICCHECK):
 lint: $(STATICCHECK)
 	@out=$$(gofmt -l . | grep -v '^bin/'); if [ -n "$$out" ]; then echo "gofmt -l found unformatted files:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./internal/web/wasm
 	$(STATICCHECK) ./...
 
 unit:
@@ -81,4 +98,4 @@ perf: build
 	$(BIN) bench --nodes 4 --baseline anchor
 
 clean:
-	rm -rf bin
+	rm -rf bin $(WASM) $(WASM_EXEC)

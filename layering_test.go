@@ -34,13 +34,23 @@ var allowed = map[string][]string{
 	"internal/cometbft":      {"medledger", "internal/state", "internal/ledger"},
 	"internal/gateway":       {"medledger", "internal/state", "internal/identity", "internal/consent", "internal/records", "internal/audit", "seal"},
 	"internal/api":           {"medledger", "internal/state", "internal/identity", "internal/consent", "internal/records", "internal/audit", "internal/ledger", "internal/gateway", "seal", "gs1", "internal/supply", "internal/epcis"},
-	"client":                 {"medledger", "seal", "internal/identity", "internal/consent", "internal/records", "internal/audit", "internal/cometbft/light", "internal/state", "internal/supply", "gs1"},
-	"internal/node":          {"medledger", "internal/state", "internal/store", "internal/ledger", "internal/identity", "internal/records", "internal/cometbft", "internal/blob", "internal/gateway", "internal/api", "seal"},
+	"client":                 {"medledger", "seal", "client/account", "internal/identity", "internal/consent", "internal/records", "internal/audit", "internal/cometbft/light", "internal/state", "internal/supply", "gs1"},
+	"internal/node":          {"medledger", "internal/state", "internal/store", "internal/ledger", "internal/identity", "internal/records", "internal/cometbft", "internal/blob", "internal/gateway", "internal/api", "internal/web", "seal"},
 	"internal/cli":           {"medledger", "client", "seal", "internal/node", "internal/cometbft", "internal/identity", "internal/consent", "internal/fhir", "gs1", "internal/supply", "internal/epcis", "internal/bench"},
 	"internal/bench":         {"medledger", "client", "seal", "gs1", "internal/node", "internal/cometbft", "internal/identity", "internal/consent", "internal/records"},
 	"cmd/medledger":          {"internal/cli"},
 	"internal/faults":        {"medledger", "client", "seal", "internal/identity", "internal/node"},
 	"internal/blob/blobtest": {"medledger", "internal/blob"},
+
+	// The SDK's key file and tx signing, with no I/O: the web portal's
+	// crypto module compiles it to WebAssembly.
+	"client/account": {"medledger", "seal"},
+
+	// The web portal imports no medledger package: it serves embedded
+	// files. Its crypto module, built for js/wasm, runs in the browser on
+	// the SDK's key code and the identity messages it signs.
+	"internal/web":      {},
+	"internal/web/wasm": {"medledger", "seal", "client/account", "internal/identity", "internal/audit"},
 
 	// The light client: the one part of CometBFT the SDK imports.
 	"internal/cometbft/light": {"medledger"},

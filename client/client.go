@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"medledger"
+	"medledger/client/account"
 	"medledger/internal/cometbft/light"
 	"medledger/internal/identity"
 )
@@ -51,7 +52,7 @@ type (
 )
 
 // Msg is any message the ledger accepts.
-type Msg interface{ Type() string }
+type Msg = account.Msg
 
 // Client talks to one node's API.
 type Client struct {
@@ -452,25 +453,16 @@ func (c *Client) Commit(ctx context.Context, raw []byte) (*medledger.TxStatus, e
 }
 
 // Signer signs txs for one account.
-type Signer struct {
-	ID  medledger.ID
-	Key ed25519.PrivateKey
-}
+type Signer = account.Signer
 
 // SignerOf returns the signer of a keyring key.
-func SignerOf(k *Key) Signer { return Signer{ID: k.ID, Key: k.SigningKey} }
+func SignerOf(k *Key) Signer { return account.SignerOf(k) }
 
 // BuildTx encodes and signs a message as a tx from s with the given nonce.
+// The web portal signs with the same code (client/account), compiled to
+// WebAssembly.
 func BuildTx(chainID string, s Signer, nonce uint64, msg Msg) ([]byte, error) {
-	b, err := medledger.Marshal(msg)
-	if err != nil {
-		return nil, err
-	}
-	tx := &medledger.Tx{ChainID: chainID, Signer: s.ID, Nonce: nonce, MsgType: msg.Type(), Msg: b}
-	if err := tx.Sign(s.Key); err != nil {
-		return nil, err
-	}
-	return tx.Encode()
+	return account.BuildTx(chainID, s, nonce, msg)
 }
 
 // Send builds a tx for msg with the signer's next nonce, submits it and

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"medledger"
+	"medledger/client/account"
 	"medledger/internal/audit"
 	"medledger/internal/consent"
 	"medledger/internal/records"
@@ -257,12 +258,7 @@ func (c *Client) buildUnordered(ctx context.Context, s Signer, msg Msg) ([]byte,
 	if _, err := rand.Read(nb[:]); err != nil {
 		return nil, err
 	}
-	tx := &medledger.Tx{ChainID: chainID, Signer: s.ID, Nonce: binary.BigEndian.Uint64(nb[:]) | 1, MsgType: msg.Type(),
-		Msg: medledger.MustMarshal(msg), Unordered: true, TimeoutHeight: uint64(h.Height) + requestTimeout}
-	if err := tx.Sign(s.Key); err != nil {
-		return nil, err
-	}
-	return tx.Encode()
+	return account.BuildUnordered(chainID, s, binary.BigEndian.Uint64(nb[:]), uint64(h.Height)+requestTimeout, msg)
 }
 
 // ReadRaw sends a signed read request and opens the answer.

@@ -44,6 +44,11 @@ for m in medledger_height cometbft_consensus_height medledger_api_requests_total
   grep -q "^$m" <<<"$metrics" || { echo "smoke: /metrics lacks $m"; exit 1; }
 done
 curl -fsS "$api/healthz"
+portal=$(curl -fsS "$api/")
+grep -q 'Your keys' <<<"$portal" || { echo "smoke: / does not serve the web portal"; exit 1; }
+grep -q 'data-wasm="/portal/medledger.wasm' <<<"$portal" || { echo "smoke: the portal was built without its crypto module"; exit 1; }
+curl -fsS -o /dev/null "$api/portal/medledger.wasm" || { echo "smoke: the portal's crypto module is not served"; exit 1; }
+grep -q "Web portal: $api/" "$log" || { echo "smoke: make run did not print the portal URL:"; cat "$log"; exit 1; }
 grep -q "API: $api" "$log" || { echo "smoke: make run did not print the API URL:"; cat "$log"; exit 1; }
 test -f "$HOME/.medledger/config/genesis.json" || { echo "smoke: ~/.medledger was not initialised"; exit 1; }
 echo "smoke: make run served /healthz and /readyz ${secs}s after start (binary already built)"

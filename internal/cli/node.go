@@ -72,6 +72,7 @@ func nodeCommands() []command {
 				}
 				return node.Run(ctx, e.home, node.Options{APIListen: apiListen}, func(n *node.Node) {
 					fmt.Fprintf(e.stdout, "medledger node is running. API: %s (try %s/healthz)\n", n.APIURL(), n.APIURL())
+					fmt.Fprintf(e.stdout, "Web portal: %s/\n", n.APIURL())
 				})
 			}},
 		{path: "version", summary: "Print the medledger, state-machine, CometBFT and Go versions",

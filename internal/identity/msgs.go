@@ -339,39 +339,47 @@ func (m *RotateKeys) Validate() error {
 // Decode decodes and validates an identity message. It returns a
 // KindUnknownMsg error for a type this module does not have.
 func Decode(msgType string, b []byte) (Msg, error) {
-	var m Msg
-	switch msgType {
-	case TypeAdmitOrg:
-		m = new(AdmitOrg)
-	case TypeRemoveOrg:
-		m = new(RemoveOrg)
-	case TypeEnrolMember:
-		m = new(EnrolMember)
-	case TypeSetMemberStatus:
-		m = new(SetMemberStatus)
-	case TypeSetMemberRoles:
-		m = new(SetMemberRoles)
-	case TypeRegisterPatient:
-		m = new(RegisterPatient)
-	case TypeAttestPatient:
-		m = new(AttestPatient)
-	case TypeSetDelegate:
-		m = new(SetDelegate)
-	case TypeRemoveDelegate:
-		m = new(RemoveDelegate)
-	case TypeRotateKeys:
-		m = new(RotateKeys)
-	case TypeSetOrgKey:
-		m = new(SetOrgKey)
-	case TypeSetValidator:
-		m = new(SetValidator)
-	default:
-		return nil, medledger.Errorf(medledger.KindUnknownMsg, "unknown message type %q", msgType)
+	m, err := NewMsg(msgType)
+	if err != nil {
+		return nil, err
 	}
 	if err := medledger.Unmarshal(b, m); err != nil {
 		return nil, err
 	}
 	return m, m.Validate()
+}
+
+// NewMsg returns a new, empty message of the given type, for a decoder to
+// fill in (Decode from CBOR, the web portal from JSON). It returns a
+// KindUnknownMsg error for a type this module does not have.
+func NewMsg(msgType string) (Msg, error) {
+	switch msgType {
+	case TypeAdmitOrg:
+		return new(AdmitOrg), nil
+	case TypeRemoveOrg:
+		return new(RemoveOrg), nil
+	case TypeEnrolMember:
+		return new(EnrolMember), nil
+	case TypeSetMemberStatus:
+		return new(SetMemberStatus), nil
+	case TypeSetMemberRoles:
+		return new(SetMemberRoles), nil
+	case TypeRegisterPatient:
+		return new(RegisterPatient), nil
+	case TypeAttestPatient:
+		return new(AttestPatient), nil
+	case TypeSetDelegate:
+		return new(SetDelegate), nil
+	case TypeRemoveDelegate:
+		return new(RemoveDelegate), nil
+	case TypeRotateKeys:
+		return new(RotateKeys), nil
+	case TypeSetOrgKey:
+		return new(SetOrgKey), nil
+	case TypeSetValidator:
+		return new(SetValidator), nil
+	}
+	return nil, medledger.Errorf(medledger.KindUnknownMsg, "unknown message type %q", msgType)
 }
 
 // Types lists the identity message types.

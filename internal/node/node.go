@@ -31,6 +31,7 @@ import (
 	"medledger/internal/records"
 	"medledger/internal/state"
 	"medledger/internal/store"
+	"medledger/internal/web"
 	"medledger/seal"
 )
 
@@ -322,7 +323,12 @@ func New(home string, o Options) (*Node, error) {
 	n := &Node{home: home, cfg: cfg, log: log, store: st, cmt: cmt, outbox: outbox, escrow: escrow, blobs: blobs, repl: repl}
 	srv := api.New(cmt, st, gw, blobs, log, reg)
 	srv.SetQuota(api.NewQuota(cfg.Blobs.DailyQuota))
-	n.srv = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	// The web portal answers GET / and its asset prefix; the API keeps
+	// every other path.
+	mux := http.NewServeMux()
+	mux.Handle("/", srv)
+	web.New().Mount(mux)
+	n.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return n, nil
 }
 

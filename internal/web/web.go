@@ -1,0 +1,136 @@
+// Package web is medledger's web portal: server-rendered pages, a little
+// plain JavaScript, and the crypto module, medledger's own Go code for keys
+// and signing compiled to WebAssembly (internal/web/wasm). Everything is
+// embedded in the binary and served by the node next to its API; nothing is
+// fetched from anywhere else at run time.
+//
+// Private keys and plaintext stay in the browser: the page keeps the key
+// file, encrypted under the user's passphrase, in IndexedDB, the crypto
+// module decrypts it and signs txs, and only signed txs and public keys are
+// sent to the node.
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+)
+
+// AssetPrefix is the path under which the portal's assets are served. It
+// cannot collide with the API's /v1/..., /healthz, /readyz or /metrics.
+const AssetPrefix = "/portal/"
+
+// WasmFile and WasmExecFile are the crypto module and Go's JavaScript
+// support for it, built by `make wasm` into static/ (and not committed).
+const (
+	WasmFile     = "medledger.wasm"
+	WasmExecFile = "wasm_exec.js"
+)
+
+// The directory is embedded, rather than the files by name, so that a plain
+// `go build` compiles before the crypto module is built; the portal then
+// says that it is missing.
+//
+//go:embed static
+var embedded embed.FS
+
+//go:embed templates/*.html
+var templates embed.FS
+
+// contentSecurityPolicy allows the page its own scripts, styles and
+// WebAssembly, and requests to its own origin only.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
+	"img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// Portal serves the web portal.
+type Portal struct {
+	static fs.FS
+	page   *template.Template
+	data   pageData
+	mux    *http.ServeMux
+}
+
+type pageData struct {
+	Title       string
+	ModuleBuilt bool              // both crypto module files are present
+	Asset       map[string]string // file name → URL with a content hash for cache busting
+}
+
+// New returns the portal serving the embedded assets.
+func New() *Portal {
+	static, err := fs.Sub(embedded, "static")
+	if err != nil {
+		panic(err) // the directory is embedded at build time
+	}
+	return newPortal(static)
+}
+
+func newPortal(static fs.FS) *Portal {
+	p := &Portal{
+		static: static,
+		page:   template.Must(template.ParseFS(templates, "templates/*.html")),
+		mux:    http.NewServeMux(),
+		data:   pageData{Title: "medledger", Asset: map[string]string{}},
+	}
+	built := 0
+	entries, _ := fs.ReadDir(static, ".")
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := fs.ReadFile(static, e.Name())
+		if err != nil {
+			continue
+		}
+		sum := sha256.Sum256(b)
+		p.data.Asset[e.Name()] = AssetPrefix + e.Name() + "?v=" + hex.EncodeToString(sum[:6])
+		if (e.Name() == WasmFile || e.Name() == WasmExecFile) && len(b) > 0 {
+			built++
+		}
+	}
+	p.data.ModuleBuilt = built == 2
+	p.mux.HandleFunc("GET /{$}", p.index)
+	p.mux.Handle("GET "+AssetPrefix, http.StripPrefix(AssetPrefix, http.FileServerFS(static)))
+	return p
+}
+
+// ModuleBuilt reports whether the crypto module was built into the binary.
+func (p *Portal) ModuleBuilt() bool { return p.data.ModuleBuilt }
+
+// Mount registers the portal on mux for GET / (exactly) and the asset
+// prefix, and nothing else, so the API keeps every other path.
+func (p *Portal) Mount(mux *http.ServeMux) {
+	mux.Handle("GET /{$}", p)
+	mux.Handle("GET "+AssetPrefix, p)
+}
+
+// ServeHTTP implements http.Handler.
+func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	// The assets' URLs carry a content hash; revalidating keeps a rebuilt
+	// module from being served stale when the URL did not change.
+	h.Set("Cache-Control", "no-cache")
+	if strings.HasPrefix(r.URL.Path, AssetPrefix) && strings.HasSuffix(r.URL.Path, "/") {
+		http.NotFound(w, r) // no directory listings
+		return
+	}
+	p.mux.ServeHTTP(w, r)
+}
+
+func (p *Portal) index(w http.ResponseWriter, r *http.Request) {
+	var buf bytes.Buffer
+	if err := p.page.ExecuteTemplate(&buf, "index.html", p.data); err != nil {
+		http.Error(w, "the portal page failed to render", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(buf.Bytes())
+}
