@@ -323,7 +323,7 @@ func TestPortalInChromium(t *testing.T) {
 		chromedp.Click("#register-btn", chromedp.ByID),
 		chromedp.WaitVisible(`#reg-status[data-state="registered"]`, chromedp.ByQuery),
 		chromedp.Text("#reg-status", &regState, chromedp.ByID),
-		chromedp.WaitVisible(`#records[data-state="empty"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#view-records[data-state="empty"]`, chromedp.ByQuery),
 		shot("registered"))
 	if regState != "Registered as a patient" {
 		t.Errorf("registration status %q", regState)
@@ -407,8 +407,8 @@ func TestPortalInChromium(t *testing.T) {
 	// The timeline shows the lab result, read through the node and
 	// decrypted in the page, rendered from FHIR rather than as JSON.
 	var timeline string
-	run("timeline", chromedp.WaitVisible(`#records[data-state="loaded"]`, chromedp.ByQuery),
-		chromedp.ScrollIntoView("#records", chromedp.ByID),
+	run("timeline", chromedp.WaitVisible(`#view-records[data-state="loaded"]`, chromedp.ByQuery),
+		chromedp.ScrollIntoView("#view-records", chromedp.ByID),
 		chromedp.Text("#timeline", &timeline, chromedp.ByID),
 		shot("timeline"))
 	for _, want := range []string{"Hemoglobin A1c", "6.1 %", "Lab result", "from clinic-z", "Nov"} {

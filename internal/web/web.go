@@ -50,13 +50,34 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsaf
 // Portal serves the web portal.
 type Portal struct {
 	static fs.FS
-	page   *template.Template
-	data   pageData
+	tmpl   *template.Template
+	assets map[string]string
+	built  bool
 	mux    *http.ServeMux
 }
 
+// page is one of the portal's pages: a template in templates/ served at an
+// exact path, with its scripts (in order, after common.js).
+type page struct {
+	Path     string
+	Template string
+	Title    string   // the page's title and its name in the navigation
+	Scripts  []string // static files, loaded with defer in this order
+	Module   bool     // the page loads the crypto module
+}
+
+// pages are the portal's pages, in the order of the navigation. The keys
+// page at / holds the views of an unlocked account (records, grants, the
+// access log, a clinician's patients); the others work without keys.
+var pages = []page{
+	{Path: "/", Template: "index.html", Title: "Your account", Module: true,
+		Scripts: []string{"portal.js", "records.js"}},
+}
+
+// pageData is what a page's template sees.
 type pageData struct {
-	Title       string
+	Page        page
+	Pages       []page
 	ModuleBuilt bool              // both crypto module files are present
 	Asset       map[string]string // file name → URL with a content hash for cache busting
 }
@@ -73,9 +94,9 @@ func New() *Portal {
 func newPortal(static fs.FS) *Portal {
 	p := &Portal{
 		static: static,
-		page:   template.Must(template.ParseFS(templates, "templates/*.html")),
+		tmpl:   template.Must(template.ParseFS(templates, "templates/*.html")),
 		mux:    http.NewServeMux(),
-		data:   pageData{Title: "medledger", Asset: map[string]string{}},
+		assets: map[string]string{},
 	}
 	built := 0
 	entries, _ := fs.ReadDir(static, ".")
@@ -88,24 +109,36 @@ func newPortal(static fs.FS) *Portal {
 			continue
 		}
 		sum := sha256.Sum256(b)
-		p.data.Asset[e.Name()] = AssetPrefix + e.Name() + "?v=" + hex.EncodeToString(sum[:6])
+		p.assets[e.Name()] = AssetPrefix + e.Name() + "?v=" + hex.EncodeToString(sum[:6])
 		if (e.Name() == WasmFile || e.Name() == WasmExecFile) && len(b) > 0 {
 			built++
 		}
 	}
-	p.data.ModuleBuilt = built == 2
-	p.mux.HandleFunc("GET /{$}", p.index)
+	p.built = built == 2
+	for _, pg := range pages {
+		p.mux.HandleFunc("GET "+exact(pg.Path), p.render(pg))
+	}
 	p.mux.Handle("GET "+AssetPrefix, http.StripPrefix(AssetPrefix, http.FileServerFS(static)))
 	return p
 }
 
 // ModuleBuilt reports whether the crypto module was built into the binary.
-func (p *Portal) ModuleBuilt() bool { return p.data.ModuleBuilt }
+func (p *Portal) ModuleBuilt() bool { return p.built }
 
-// Mount registers the portal on mux for GET / (exactly) and the asset
-// prefix, and nothing else, so the API keeps every other path.
+// exact turns a page's path into a ServeMux pattern that matches it only.
+func exact(path string) string {
+	if path == "/" {
+		return "/{$}"
+	}
+	return path
+}
+
+// Mount registers the portal on mux for its pages' exact paths and the
+// asset prefix, and nothing else, so the API keeps every other path.
 func (p *Portal) Mount(mux *http.ServeMux) {
-	mux.Handle("GET /{$}", p)
+	for _, pg := range pages {
+		mux.Handle("GET "+exact(pg.Path), p)
+	}
 	mux.Handle("GET "+AssetPrefix, p)
 }
 
@@ -125,12 +158,15 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mux.ServeHTTP(w, r)
 }
 
-func (p *Portal) index(w http.ResponseWriter, r *http.Request) {
-	var buf bytes.Buffer
-	if err := p.page.ExecuteTemplate(&buf, "index.html", p.data); err != nil {
-		http.Error(w, "the portal page failed to render", http.StatusInternalServerError)
-		return
+func (p *Portal) render(pg page) http.HandlerFunc {
+	data := pageData{Page: pg, Pages: pages, ModuleBuilt: p.built, Asset: p.assets}
+	return func(w http.ResponseWriter, r *http.Request) {
+		var buf bytes.Buffer
+		if err := p.tmpl.ExecuteTemplate(&buf, pg.Template, data); err != nil {
+			http.Error(w, "the portal page failed to render", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(buf.Bytes())
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write(buf.Bytes())
 }

@@ -1,4 +1,6 @@
-// medledger portal: the keys page.
+// medledger portal: the account page. It makes, imports, unlocks and locks
+// the keys, registers a patient, and shows the views of the unlocked account
+// (records.js, grants.js and the others) as tabs.
 //
 // The private keys live in the crypto module (medledger's Go code compiled to
 // WebAssembly) and, encrypted under the user's passphrase, in IndexedDB. This
@@ -7,7 +9,7 @@
 'use strict';
 
 (function () {
-  const $ = (id) => document.getElementById(id);
+  const { $, el, say, fail, invalid, busy, api, sendTx, loadModule, markReady } = ml;
   const MIN_PASSPHRASE = 10;
   const DB_NAME = 'medledger';
   const STORE = 'keys';
@@ -44,129 +46,83 @@
   const saveStored = (rec) => withStore('readwrite', (s) => s.put(rec, SLOT));
   const deleteStored = () => withStore('readwrite', (s) => s.delete(SLOT));
 
-  // ---- Messages and states
+  // ---- States: one of the keys sections shows at a time; the views of
+  // an unlocked, registered account show under the account section.
 
   const SECTIONS = ['loading', 'setup', 'unlock', 'account'];
 
   function show(section) {
     for (const id of SECTIONS) {
-      const el = $(id);
-      if (el) el.hidden = id !== section;
+      const e = $(id);
+      if (e) e.hidden = id !== section;
     }
-    if (section !== 'account') $('records').hidden = true;
+    if (section !== 'account') hideViews();
   }
 
-  function sentence(s) {
-    s = String(s || '').trim();
-    if (!s) return s;
-    s = s[0].toUpperCase() + s.slice(1);
-    return /[.!?]$/.test(s) ? s : s + '.';
+  // ---- Views. Each view is a section.view in the page (templates/*.html),
+  // data-kinds listing the account kinds it serves and data-label its tab,
+  // and a script that registers what it does when shown:
+  //
+  //   ml.view('grants', { load: async (ctx) => { ... } })
+  //
+  // ctx is {me, account}: the unlocked key's public info and the account as
+  // the ledger holds it. The view shown is the one the URL's fragment names.
+
+  const views = {};
+  ml.view = (id, impl) => { views[id] = impl; };
+  let ctx = null;
+
+  function viewSections() {
+    return Array.from(document.querySelectorAll('section.view'));
   }
 
-  function say(text) {
-    const m = $('message');
-    m.textContent = text;
-    m.hidden = !text;
-    if (text) $('error').hidden = true;
+  function hideViews() {
+    ctx = null;
+    for (const s of viewSections()) s.hidden = true;
+    $('views-nav').hidden = true;
   }
 
-  function fail(text) {
-    const e = $('error');
-    e.textContent = sentence(text);
-    e.hidden = !text;
-    if (text) $('message').hidden = true;
+  function available() {
+    if (!ctx) return [];
+    return viewSections().filter((s) => (s.dataset.kinds || '').split(' ').includes(ctx.account.kind));
   }
 
-  function invalid(input, on) {
-    if (on) input.setAttribute('aria-invalid', 'true');
-    else input.removeAttribute('aria-invalid');
+  async function showViews(me, account) {
+    ctx = { me: me, account: account };
+    const tabs = available().map((s) => {
+      const id = s.id.replace(/^view-/, '');
+      const a = el('a', '', s.dataset.label);
+      a.href = '#' + id;
+      a.dataset.view = id;
+      const li = el('li');
+      li.append(a);
+      return li;
+    });
+    $('views-tabs').replaceChildren(...tabs);
+    $('views-nav').hidden = tabs.length < 2;
+    await route();
   }
 
-  // Let the browser paint the busy state before the crypto module, which
-  // runs on this thread, takes it for a while (Argon2id takes a second or more).
-  const nextPaint = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
-
-  async function busy(button, label, work) {
-    const text = button.textContent;
-    button.disabled = true;
-    button.setAttribute('aria-busy', 'true');
-    button.textContent = label;
-    say(label);
-    await nextPaint();
-    try {
-      await work();
-    } catch (e) {
-      fail(e && e.message ? e.message : String(e));
-    } finally {
-      button.disabled = false;
-      button.removeAttribute('aria-busy');
-      button.textContent = text;
+  // route shows the view the fragment names, or the first one, and loads it.
+  async function route() {
+    const list = available();
+    if (!list.length) return;
+    const want = 'view-' + location.hash.slice(1);
+    const section = list.find((s) => s.id === want) || list[0];
+    const id = section.id.replace(/^view-/, '');
+    for (const s of viewSections()) s.hidden = s !== section;
+    for (const a of $('views-tabs').querySelectorAll('a')) {
+      if (a.dataset.view === id) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
     }
-  }
-
-  // ---- The node's API
-
-  class NodeError extends Error {}
-
-  async function api(path, options) {
-    let resp;
-    try {
-      resp = await fetch(path, Object.assign({ headers: { Accept: 'application/json' } }, options));
-    } catch (e) {
-      throw new NodeError('The node is unreachable. Check that it is running, then try again.');
+    const impl = views[id];
+    if (impl && impl.load) {
+      try {
+        await impl.load(ctx, section);
+      } catch (e) {
+        fail(e && e.message ? e.message : String(e));
+      }
     }
-    const text = await resp.text();
-    let body = null;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch (e) {
-      body = null;
-    }
-    if (!resp.ok) {
-      const err = new NodeError(problemText(resp.status, body));
-      err.status = resp.status;
-      throw err;
-    }
-    return { status: resp.status, body: body };
-  }
-
-  function problemText(status, p) {
-    if (status === 502 || status === 503 || status === 504) {
-      return 'The node is unavailable right now (HTTP ' + status + '). Try again in a moment.';
-    }
-    if (p && p.detail && status < 500) return 'The node refused this: ' + p.detail;
-    if (status >= 500) return 'The node had an internal problem (HTTP ' + status + '). Try again in a moment.';
-    return 'The node refused the request (HTTP ' + status + ').';
-  }
-
-  async function refreshNode() {
-    const el = $('node-status');
-    try {
-      const r = await api('/v1/status');
-      el.dataset.state = 'up';
-      el.textContent = 'Node: ' + r.body.chain_id + ', block ' + r.body.latest_height;
-    } catch (e) {
-      el.dataset.state = 'down';
-      el.textContent = 'Node unreachable';
-    }
-  }
-
-  // ---- The crypto module
-
-  async function loadModule(url) {
-    const go = new Go();
-    const ready = new Promise((resolve) => { window.medledgerReady = resolve; });
-    let result;
-    try {
-      result = await WebAssembly.instantiateStreaming(fetch(url), go.importObject);
-    } catch (e) {
-      // A proxy may have changed the content type; fall back to bytes.
-      const resp = await fetch(url);
-      if (!resp.ok) throw new Error('HTTP ' + resp.status);
-      result = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
-    }
-    go.run(result.instance);
-    await ready;
   }
 
   // ---- The account
@@ -193,7 +149,7 @@
       st.textContent = a.kind === 'patient' ? 'Registered as a patient' : 'Registered (' + a.kind + ')';
       if (a.status && a.status !== 'active') st.textContent += ', ' + a.status;
       reg.hidden = true;
-      if (a.kind === 'patient') await loadTimeline();
+      await showViews(current, a);
     } catch (e) {
       if (e.status === 404) {
         st.dataset.state = 'unregistered';
@@ -207,172 +163,6 @@
     }
   }
 
-  // ---- The timeline: the patient's records, read through the node (which
-  // logs each read) and decrypted here.
-
-  const READ_PURPOSE = 'personal';
-
-  const CATEGORY = {
-    lab: 'Lab result', vitals: 'Vital signs', condition: 'Condition', medication: 'Medication',
-    immunization: 'Immunization', encounter: 'Visit', claim: 'Claim', procedure: 'Procedure',
-    allergy: 'Allergy', imaging: 'Imaging', note: 'Note', document: 'Document',
-  };
-
-  async function signedGet(path) {
-    const h = await medledger.signRequest('GET', path);
-    return api(path, {
-      headers: {
-        Accept: 'application/json',
-        'X-Medledger-Account': h.account,
-        'X-Medledger-Time': h.time,
-        'X-Medledger-Signature': h.signature,
-      },
-    });
-  }
-
-  async function readRecord(status, record) {
-    const tx = await medledger.signRead(status.chain_id, status.latest_height, current.id, record.id, 0, READ_PURPOSE);
-    let resp;
-    try {
-      resp = await fetch('/v1/read', { method: 'POST', headers: { 'Content-Type': 'application/cbor' }, body: tx });
-    } catch (e) {
-      throw new NodeError('The node is unreachable. Check that it is running, then try again.');
-    }
-    if (!resp.ok) {
-      let body = null;
-      try { body = await resp.json(); } catch (e) { body = null; }
-      throw new NodeError(problemText(resp.status, body));
-    }
-    const ct = new Uint8Array(await resp.arrayBuffer());
-    const h = (name) => resp.headers.get('X-Medledger-' + name) || '';
-    const meta = { blob: h('Blob'), wrap: h('Wrap'), key_id: h('Key-Id'), record: h('Record'), version: Number(h('Version')) };
-    const text = await medledger.openRecord(ct, meta);
-    let resource = null;
-    try { resource = JSON.parse(text); } catch (e) { resource = null; }
-    return { version: meta.version, resource: resource, contentType: h('Content-Type') };
-  }
-
-  function codeText(cc) {
-    if (!cc) return '';
-    if (cc.text) return cc.text;
-    const codings = cc.coding || [];
-    const named = codings.find((c) => c.display);
-    if (named) return named.display;
-    return codings.length ? codings[0].code || '' : '';
-  }
-
-  function quantity(q) {
-    if (!q || q.value === undefined) return '';
-    return String(q.value) + (q.unit ? ' ' + q.unit : '');
-  }
-
-  // describe renders the FHIR resources a timeline shows as a title, a value
-  // and a date; anything else shows its type.
-  function describe(r) {
-    if (!r || !r.resourceType) return { title: 'A record that is not FHIR JSON', value: '', when: '' };
-    switch (r.resourceType) {
-      case 'Observation':
-        return {
-          title: codeText(r.code) || 'Observation',
-          value: quantity(r.valueQuantity) || r.valueString || codeText(r.valueCodeableConcept) || '',
-          when: r.effectiveDateTime || (r.effectivePeriod && r.effectivePeriod.start) || r.issued || '',
-        };
-      case 'Condition':
-        return { title: codeText(r.code) || 'Condition', value: codeText(r.clinicalStatus), when: r.onsetDateTime || r.recordedDate || '' };
-      case 'MedicationRequest':
-      case 'MedicationStatement':
-        return {
-          title: codeText(r.medicationCodeableConcept) || 'Medication',
-          value: (r.dosageInstruction || r.dosage || []).map((d) => d.text).filter(Boolean).join('; '),
-          when: r.authoredOn || r.effectiveDateTime || '',
-        };
-      case 'Immunization':
-        return { title: codeText(r.vaccineCode) || 'Immunization', value: r.status === 'completed' ? 'Given' : r.status || '', when: r.occurrenceDateTime || '' };
-      case 'Encounter':
-        return { title: codeText((r.type || [])[0]) || 'Visit', value: codeText((r.reasonCode || [])[0]), when: (r.period && r.period.start) || '' };
-      case 'DiagnosticReport':
-        return { title: codeText(r.code) || 'Report', value: r.conclusion || '', when: r.effectiveDateTime || r.issued || '' };
-      case 'Claim':
-      case 'ExplanationOfBenefit':
-        return { title: 'Claim', value: r.total && r.total.value !== undefined ? r.total.value + ' ' + (r.total.currency || '') : '', when: r.created || '' };
-      default:
-        return { title: r.resourceType, value: '', when: r.date || r.recordedDate || '' };
-    }
-  }
-
-  function formatDate(s) {
-    const d = new Date(s);
-    if (!s || isNaN(d)) return '';
-    return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-  }
-
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text) e.textContent = text; // never HTML: record content is untrusted
-    return e;
-  }
-
-  function entry(view, opened, error) {
-    const rec = view.record;
-    const li = el('li', 'entry');
-    li.dataset.record = rec.id;
-    const versions = (view.versions || []).length;
-    const meta = (CATEGORY[rec.category] || rec.category || 'Record') + (rec.author_org ? ' · from ' + rec.author_org : '') +
-      ' · version ' + rec.latest + (versions > 1 ? ' (' + versions + ' versions in its history)' : '');
-    if (error) {
-      li.classList.add('failed');
-      li.append(el('h3', '', CATEGORY[rec.category] || 'Record'), el('p', 'value', sentence(error)), el('p', 'meta', meta));
-      return li;
-    }
-    const d = describe(opened.resource);
-    const when = formatDate(d.when) || formatDate(rec.created * 1000);
-    const time = el('time', '', when);
-    if (d.when) time.dateTime = d.when;
-    const w = el('p', 'when');
-    w.append(time);
-    li.append(w, el('h3', '', d.title));
-    if (d.value) li.append(el('p', 'value', d.value));
-    li.append(el('p', 'meta', meta));
-    li.dataset.when = d.when || '';
-    return li;
-  }
-
-  async function loadTimeline() {
-    const panel = $('records');
-    const list = $('timeline');
-    const status = $('records-status');
-    panel.hidden = false;
-    panel.dataset.state = 'loading';
-    status.textContent = 'Loading your records…';
-    list.replaceChildren();
-    try {
-      const r = await signedGet('/v1/patients/' + encodeURIComponent(current.id) + '/records');
-      const views = ((r.body && r.body.records) || []).filter((v) => v.record && !v.record.erased);
-      if (!views.length) {
-        status.textContent = 'No records yet. When a clinician or a lab adds one, it shows here.';
-        panel.dataset.state = 'empty';
-        return;
-      }
-      const st = (await api('/v1/status')).body;
-      const items = [];
-      for (const v of views) {
-        try {
-          items.push(entry(v, await readRecord(st, v.record)));
-        } catch (e) {
-          items.push(entry(v, null, e.message));
-        }
-      }
-      items.sort((a, b) => (b.dataset.when || '').localeCompare(a.dataset.when || ''));
-      list.replaceChildren(...items);
-      status.textContent = views.length + (views.length === 1 ? ' record' : ' records') + ', decrypted in this browser.';
-      panel.dataset.state = 'loaded';
-    } catch (e) {
-      status.textContent = 'Your records could not be loaded. ' + sentence(e.message);
-      panel.dataset.state = 'error';
-    }
-  }
-
   async function showLocked(rec) {
     current = null;
     $('locked-id').textContent = rec.id;
@@ -380,6 +170,8 @@
   }
 
   function wire() {
+    window.addEventListener('hashchange', () => { if (ctx) route(); });
+
     $('create-form').addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const p1 = $('create-pass');
@@ -470,15 +262,7 @@
       await busy($('register-btn'), 'Registering…', async () => {
         const info = await medledger.publicKeys();
         if (!info) throw new Error('Unlock your keys first');
-        const status = await api('/v1/status');
-        const nonce = await api('/v1/accounts/' + encodeURIComponent(info.id) + '/nonce');
-        const msg = JSON.stringify({ keys: { signing_key: info.signing_key, encryption_key: info.encryption_key } });
-        const tx = await medledger.signTx(status.body.chain_id, nonce.body.nonce + 1, 'identity/register_patient', msg);
-        const r = await api('/v1/txs?wait=commit', {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/cbor', Accept: 'application/json' },
-          body: tx,
-        });
+        const r = await sendTx('identity/register_patient', { keys: { signing_key: info.signing_key, encryption_key: info.encryption_key } });
         await refreshRegistration();
         if (r.status === 202) say('The registration was accepted and will show once the next block commits.');
         else say('You are registered as a patient.');
@@ -513,14 +297,7 @@
 
   // ---- Start
 
-  function markReady() {
-    // The time from navigation to an interactive page, in milliseconds.
-    document.body.dataset.ready = String(Math.round(performance.now()));
-  }
-
   async function start() {
-    refreshNode();
-    setInterval(refreshNode, 15000);
     const url = document.body.dataset.wasm;
     if (!url) {
       markReady(); // the page already says the module is missing

@@ -13,13 +13,17 @@
 //	publicKeys()                          → public info of the held key, or null
 //	signTx(chainID, nonce, msgType, json) → the signed tx (Uint8Array) for POST /v1/txs
 //	lock()                                → forgets the held key
-//	signRequest(method, pathAndQuery)     → {account, time, signature}: the headers of a
-//	                                        signed GET (private queries such as a patient's records)
+//	signRequest(method, pathAndQuery[, body])
+//	                                      → {account, time, signature}: the headers of a
+//	                                        signed request (private queries such as a patient's
+//	                                        records, or uploads, whose body is signed by its hash)
 //	signRead(chainID, height, patient, record, version, purpose)
 //	                                      → a read request (Uint8Array) for POST /v1/read,
 //	                                        valid for readWindow blocks after height
 //	openRecord(ciphertext, {blob, wrap, key_id, record, version})
 //	                                      → the record's plaintext, decrypted here
+//
+// Other files of this package add functions to api in their init.
 //
 // Public info is {id, name, created, signing_key, encryption_key}, the keys
 // in standard base64 as messages carry them in JSON. The private keys never
@@ -59,21 +63,24 @@ var (
 	key *account.Key
 )
 
+// api is the functions the module exports, by name, on the global object
+// medledger.
+var api = map[string]func(js.Value, []js.Value) any{
+	"generateKeys":  generateKeys,
+	"importKeyFile": importKeyFile,
+	"exportKeyFile": exportKeyFile,
+	"publicKeys":    publicKeys,
+	"signTx":        signTx,
+	"lock":          lock,
+	"signRequest":   signRequest,
+	"signRead":      signRead,
+	"openRecord":    openRecord,
+}
+
 func main() {
-	api := map[string]any{
-		"generateKeys":  js.FuncOf(generateKeys),
-		"importKeyFile": js.FuncOf(importKeyFile),
-		"exportKeyFile": js.FuncOf(exportKeyFile),
-		"publicKeys":    js.FuncOf(publicKeys),
-		"signTx":        js.FuncOf(signTx),
-		"lock":          js.FuncOf(lock),
-		"signRequest":   js.FuncOf(signRequest),
-		"signRead":      js.FuncOf(signRead),
-		"openRecord":    js.FuncOf(openRecord),
-	}
 	obj := js.Global().Get("Object").New()
 	for name, f := range api {
-		obj.Set(name, f)
+		obj.Set(name, js.FuncOf(f))
 	}
 	js.Global().Set("medledger", obj)
 	if ready := js.Global().Get("medledgerReady"); ready.Type() == js.TypeFunction {
@@ -281,18 +288,22 @@ func uint8Array(b []byte) js.Value {
 const readWindow = 300
 
 func signRequest(_ js.Value, args []js.Value) any {
-	if len(args) != 2 {
-		return promise(func() (any, error) { return nil, errors.New("signRequest(method, pathAndQuery)") })
+	if len(args) != 2 && len(args) != 3 {
+		return promise(func() (any, error) { return nil, errors.New("signRequest(method, pathAndQuery[, body])") })
 	}
 	method, path := args[0].String(), args[1].String()
+	var body []byte
+	if len(args) == 3 && !args[2].IsUndefined() && !args[2].IsNull() {
+		body = bytesOf(args[2])
+	}
 	return promise(func() (any, error) {
 		k := held()
 		if k == nil {
 			return nil, errNoKey
 		}
-		empty := sha256.Sum256(nil)
+		sum := sha256.Sum256(body)
 		now := time.Now().Unix()
-		sig := ed25519.Sign(k.SigningKey, medledger.RequestSignBytes(method, path, now, hex.EncodeToString(empty[:])))
+		sig := ed25519.Sign(k.SigningKey, medledger.RequestSignBytes(method, path, now, hex.EncodeToString(sum[:])))
 		return map[string]any{
 			"account":   string(k.ID),
 			"time":      strconv.FormatInt(now, 10),

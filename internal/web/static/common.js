@@ -1,0 +1,198 @@
+// medledger portal: what every page shares. It defines one global, ml:
+// DOM helpers, messages, busy states, the node's API, and the crypto module's
+// loader. Page scripts use ml and never set innerHTML: everything the node
+// or a record says is shown as text.
+'use strict';
+
+window.ml = (function () {
+  const $ = (id) => document.getElementById(id);
+
+  function sentence(s) {
+    s = String(s || '').trim();
+    if (!s) return s;
+    s = s[0].toUpperCase() + s.slice(1);
+    return /[.!?]$/.test(s) ? s : s + '.';
+  }
+
+  // say and fail write the page's status and error boxes (#message and
+  // #error), one at a time.
+  function say(text) {
+    const m = $('message');
+    if (!m) return;
+    m.textContent = text;
+    m.hidden = !text;
+    if (text && $('error')) $('error').hidden = true;
+  }
+
+  function fail(text) {
+    const e = $('error');
+    if (!e) return;
+    e.textContent = sentence(text);
+    e.hidden = !text;
+    if (text && $('message')) $('message').hidden = true;
+  }
+
+  function invalid(input, on) {
+    if (on) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+  }
+
+  // Let the browser paint the busy state before the crypto module, which
+  // runs on this thread, takes it for a while (Argon2id takes a second or more).
+  const nextPaint = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+
+  // busy disables button, shows label on it and in the status box while
+  // work runs, and shows work's error, if any, in the error box.
+  async function busy(button, label, work) {
+    const text = button.textContent;
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    button.textContent = label;
+    say(label);
+    await nextPaint();
+    try {
+      await work();
+    } catch (e) {
+      fail(e && e.message ? e.message : String(e));
+    } finally {
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+      button.textContent = text;
+    }
+  }
+
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null && text !== '') e.textContent = String(text); // never HTML
+    return e;
+  }
+
+  function formatDate(s) {
+    const d = new Date(s);
+    if (!s || isNaN(d)) return '';
+    return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  }
+
+  // formatUnix formats a Unix time in seconds, as the ledger keeps times.
+  const formatUnix = (sec) => (sec ? formatDate(sec * 1000) : '');
+
+  // ---- The node's API
+
+  class NodeError extends Error {}
+
+  const UNREACHABLE = 'The node is unreachable. Check that it is running, then try again.';
+
+  function problemText(status, p) {
+    if (status === 502 || status === 503 || status === 504) {
+      return 'The node is unavailable right now (HTTP ' + status + '). Try again in a moment.';
+    }
+    if (p && p.detail && status < 500) return 'The node refused this: ' + p.detail;
+    if (status >= 500) return 'The node had an internal problem (HTTP ' + status + '). Try again in a moment.';
+    return 'The node refused the request (HTTP ' + status + ').';
+  }
+
+  // api fetches path and parses its JSON. A refusal throws a NodeError
+  // carrying the HTTP status and a sentence for the user.
+  async function api(path, options) {
+    let resp;
+    try {
+      resp = await fetch(path, Object.assign({ headers: { Accept: 'application/json' } }, options));
+    } catch (e) {
+      throw new NodeError(UNREACHABLE);
+    }
+    const text = await resp.text();
+    let body = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch (e) {
+      body = null;
+    }
+    if (!resp.ok) {
+      const err = new NodeError(problemText(resp.status, body));
+      err.status = resp.status;
+      err.problem = body;
+      throw err;
+    }
+    return { status: resp.status, body: body };
+  }
+
+  // signedHeaders returns the headers of a request signed by the unlocked
+  // key (uploads and private queries); body, if any, is signed by its hash.
+  async function signedHeaders(method, path, body) {
+    const h = await medledger.signRequest(method, path, body);
+    return {
+      Accept: 'application/json',
+      'X-Medledger-Account': h.account,
+      'X-Medledger-Time': h.time,
+      'X-Medledger-Signature': h.signature,
+    };
+  }
+
+  async function signedGet(path) {
+    return api(path, { headers: await signedHeaders('GET', path) });
+  }
+
+  // sendTx signs a message with the unlocked key and submits it, waiting
+  // for the block that commits it. msg is the message's JSON object.
+  async function sendTx(msgType, msg) {
+    const who = await medledger.publicKeys();
+    if (!who) throw new Error('Unlock your keys first');
+    const status = await api('/v1/status');
+    const nonce = await api('/v1/accounts/' + encodeURIComponent(who.id) + '/nonce');
+    const tx = await medledger.signTx(status.body.chain_id, nonce.body.nonce + 1, msgType, JSON.stringify(msg));
+    return api('/v1/txs?wait=commit', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/cbor', Accept: 'application/json' },
+      body: tx,
+    });
+  }
+
+  async function refreshNode() {
+    const s = $('node-status');
+    if (!s) return;
+    try {
+      const r = await api('/v1/status');
+      s.dataset.state = 'up';
+      s.textContent = 'Node: ' + r.body.chain_id + ', block ' + r.body.latest_height;
+    } catch (e) {
+      s.dataset.state = 'down';
+      s.textContent = 'Node unreachable';
+    }
+  }
+
+  // ---- The crypto module
+
+  async function loadModule(url) {
+    const go = new Go();
+    const ready = new Promise((resolve) => { window.medledgerReady = resolve; });
+    let result;
+    try {
+      result = await WebAssembly.instantiateStreaming(fetch(url), go.importObject);
+    } catch (e) {
+      // A proxy may have changed the content type; fall back to bytes.
+      const resp = await fetch(url);
+      if (!resp.ok) throw new Error('HTTP ' + resp.status);
+      result = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
+    }
+    go.run(result.instance);
+    await ready;
+  }
+
+  // markReady records the time from navigation to an interactive page, in
+  // milliseconds, for the tests to report.
+  function markReady() {
+    document.body.dataset.ready = String(Math.round(performance.now()));
+  }
+
+  // Every page shows the node's status and keeps it fresh.
+  document.addEventListener('DOMContentLoaded', () => {
+    refreshNode();
+    setInterval(refreshNode, 15000);
+  });
+
+  return {
+    $, el, sentence, say, fail, invalid, nextPaint, busy, formatDate, formatUnix,
+    NodeError, UNREACHABLE, problemText, api, signedHeaders, signedGet, sendTx, refreshNode, loadModule, markReady,
+  };
+})();
