@@ -50,7 +50,9 @@ import (
 	"medledger"
 	"medledger/client/account"
 	"medledger/internal/audit"
+	"medledger/internal/consent"
 	"medledger/internal/identity"
+	"medledger/internal/records"
 	"medledger/seal"
 )
 
@@ -259,8 +261,22 @@ type msg interface {
 	Validate() error
 }
 
-// newMsg returns an empty message of a type the portal signs.
+// newMsg returns an empty message of a type the portal signs: identity's,
+// consent's (grants, revocations, break-glass) and records' (anchors and
+// erasures).
 func newMsg(msgType string) (msg, error) {
+	switch msgType {
+	case consent.TypeGrant:
+		return new(consent.GrantAccess), nil
+	case consent.TypeRevoke:
+		return new(consent.Revoke), nil
+	case consent.TypeBreakGlass:
+		return new(consent.BreakGlass), nil
+	case records.TypeAnchor:
+		return new(records.Anchor), nil
+	case records.TypeErase:
+		return new(records.Erase), nil
+	}
 	m, err := identity.NewMsg(msgType)
 	if err != nil {
 		return nil, fmt.Errorf("the portal cannot sign %q messages", msgType)
