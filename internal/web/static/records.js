@@ -17,8 +17,11 @@
     allergy: 'Allergy', imaging: 'Imaging', note: 'Note', document: 'Document',
   };
 
-  async function readRecord(me, status, record) {
-    const tx = await medledger.signRead(status.chain_id, status.latest_height, record.patient, record.id, 0, READ_PURPOSE);
+  // readRecord reads a record's version (0: the latest) for a purpose (the
+  // patient's own reads are 'personal') and decrypts it. status is the
+  // node's status, for the chain ID and the height the request is valid from.
+  async function readRecord(status, record, purpose, version) {
+    const tx = await medledger.signRead(status.chain_id, status.latest_height, record.patient, record.id, version || 0, purpose || READ_PURPOSE);
     let resp;
     try {
       resp = await fetch('/v1/read', { method: 'POST', headers: { 'Content-Type': 'application/cbor' }, body: tx });
@@ -132,7 +135,7 @@
       const items = [];
       for (const v of views) {
         try {
-          items.push(entry(v, await readRecord(ctx.me, st, v.record)));
+          items.push(entry(v, await readRecord(st, v.record)));
         } catch (e) {
           items.push(entry(v, null, e.message));
         }
