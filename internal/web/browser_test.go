@@ -28,6 +28,7 @@ import (
 	"medledger/internal/identity"
 	"medledger/internal/node"
 	"medledger/internal/web"
+	"medledger/seal"
 )
 
 // requireChromium returns the path of Debian's chromium. Without it the
@@ -73,6 +74,15 @@ func freePort(t *testing.T) int {
 // key of the consortium's one regulator.
 func startNode(t *testing.T) (*node.Node, *account.Key) {
 	t.Helper()
+	n, reg, _ := startNodeWith(t, "")
+	return n, reg
+}
+
+// startNodeWith is startNode with the node holding the break-glass escrow
+// key of organisation escrowOrg, if not empty; it returns the escrow's
+// public key, for the organisation to register (SetOrgKey) once admitted.
+func startNodeWith(t *testing.T, escrowOrg string) (*node.Node, *account.Key, []byte) {
+	t.Helper()
 	home, err := os.MkdirTemp("", "medledger-web-test-")
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +107,26 @@ func startNode(t *testing.T) (*node.Node, *account.Key) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var escrowPub []byte
+	if escrowOrg != "" {
+		escrow, err := seal.GenerateEncryptionKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := escrow.Bytes()
+		if err := os.WriteFile(filepath.Join(home, node.EscrowKeyFile), []byte(hex.EncodeToString(raw)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := node.LoadConfig(home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Escrow.Org = escrowOrg
+		if err := node.WriteConfig(home, cfg); err != nil {
+			t.Fatal(err)
+		}
+		escrowPub = escrow.PublicKey().Bytes()
+	}
 	n, err := node.New(home, node.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +142,7 @@ func startNode(t *testing.T) (*node.Node, *account.Key) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return n, reg
+	return n, reg, escrowPub
 }
 
 // request is what the test saw the page send.

@@ -148,6 +148,51 @@ window.ml = (function () {
     });
   }
 
+  // orgs returns the admitted organisations by ID, fetched at most once a
+  // minute: views name organisations rather than show their IDs.
+  let orgCache = null;
+  async function orgs() {
+    if (!orgCache || Date.now() - orgCache.at > 60000) {
+      const r = await api('/v1/orgs');
+      const byID = {};
+      for (const o of (r.body && r.body.orgs) || []) byID[o.id] = o;
+      orgCache = { at: Date.now(), byID: byID };
+    }
+    return orgCache.byID;
+  }
+
+  // shortID shortens an account ID for display; the full ID goes in a title.
+  const shortID = (id) => (id && id.length > 12 ? id.slice(0, 8) + '…' : id || '');
+
+  // idElement shows an account ID shortened, the full one in its title and
+  // for screen readers.
+  function idElement(id) {
+    const c = el('code', 'id', shortID(id));
+    c.title = id;
+    c.setAttribute('aria-label', 'account ' + id);
+    return c;
+  }
+
+  const ROLE = {
+    physician: 'Physician', nurse: 'Nurse', pharmacist: 'Pharmacist', lab_technician: 'Lab technician',
+    admin: 'Administrator', researcher: 'Researcher', auditor: 'Auditor', claims_officer: 'Claims officer',
+  };
+  const roleName = (r) => ROLE[r] || (r ? r[0].toUpperCase() + r.slice(1).replace(/_/g, ' ') : '');
+
+  const PURPOSE = {
+    treatment: 'Treatment', emergency: 'Emergency', research: 'Research', insurance: 'Insurance',
+    payment: 'Payment', personal: 'Your own read',
+  };
+  const purposeName = (p) => PURPOSE[p] || p || '';
+
+  // The reasons a break-glass declaration may give, in words.
+  const REASON = {
+    unconscious: 'The patient is unconscious', life_threatening: 'A life-threatening condition',
+    unable_to_consent: 'The patient is unable to consent', emergency_surgery: 'Emergency surgery',
+    other_emergency: 'Another emergency',
+  };
+  const reasonName = (r) => REASON[r] || r || '';
+
   async function refreshNode() {
     const s = $('node-status');
     if (!s) return;
@@ -194,5 +239,6 @@ window.ml = (function () {
   return {
     $, el, sentence, say, fail, invalid, nextPaint, busy, formatDate, formatUnix,
     NodeError, UNREACHABLE, problemText, api, signedHeaders, signedGet, sendTx, refreshNode, loadModule, markReady,
+    orgs, shortID, idElement, roleName, purposeName, REASON, reasonName,
   };
 })();

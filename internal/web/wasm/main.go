@@ -25,8 +25,9 @@
 //
 // Other files of this package add functions to api in their init.
 //
-// Public info is {id, name, created, signing_key, encryption_key}, the keys
-// in standard base64 as messages carry them in JSON. The private keys never
+// Public info is {id, name, created, signing_key, encryption_key,
+// encryption_key_id}, the keys in standard base64 as messages carry them in
+// JSON; the key ID names the account's key wraps. The private keys never
 // leave this module except encrypted under a passphrase, in a key file.
 //
 // Build it with `make wasm` (GOOS=js GOARCH=wasm).
@@ -115,11 +116,12 @@ var errNoKey = errors.New("no key is unlocked: create or unlock one first")
 
 func info(k *account.Key) any {
 	return map[string]any{
-		"id":             string(k.ID),
-		"name":           k.Name,
-		"created":        k.Created.Format(time.RFC3339),
-		"signing_key":    b64(k.SigningPublicKey),
-		"encryption_key": b64(k.EncryptionPublicKey),
+		"id":                string(k.ID),
+		"name":              k.Name,
+		"created":           k.Created.Format(time.RFC3339),
+		"signing_key":       b64(k.SigningPublicKey),
+		"encryption_key":    b64(k.EncryptionPublicKey),
+		"encryption_key_id": seal.KeyID(k.EncryptionPublicKey),
 	}
 }
 
