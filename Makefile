@@ -22,8 +22,9 @@ build: wasm
 ## cache makes this quick when nothing changed.
 wasm:
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $(WASM) ./internal/web/wasm
+	gzip -9 -n -c $(WASM) > $(WASM).gz
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(WASM_EXEC)
-	@echo "built $(WASM): $$(wc -c < $(WASM)) bytes"
+	@echo "built $(WASM): $$(wc -c < $(WASM)) bytes, $$(wc -c < $(WASM).gz) gzip-compressed"
 
 ## chromium: Debian's Chromium for the portal's browser tests, installed when missing (as root).
 chromium:

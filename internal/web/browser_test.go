@@ -318,8 +318,12 @@ func TestPortalInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("first load to an interactive page: %v measured by the test, %s ms by the page (performance.now); crypto module %d bytes (%.1f MiB)",
-		loaded.Round(time.Millisecond), ready, wasm.Size(), float64(wasm.Size())/(1<<20))
+	var gzSize int64
+	if gz, err := os.Stat(filepath.Join("static", web.WasmFile+".gz")); err == nil {
+		gzSize = gz.Size()
+	}
+	t.Logf("first load to an interactive page: %v measured by the test, %s ms by the page (performance.now); crypto module %d bytes (%.1f MiB), %d gzip-compressed as served",
+		loaded.Round(time.Millisecond), ready, wasm.Size(), float64(wasm.Size())/(1<<20), gzSize)
 	run("screenshot", shot("create-keys"))
 	checkAccessible(t, bctx)
 

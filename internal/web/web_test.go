@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -90,5 +92,52 @@ func TestPageWithoutTheCryptoModule(t *testing.T) {
 	resp, _ = get(t, built, "/portal/"+WasmFile)
 	if ct := resp.Header.Get("Content-Type"); ct != "application/wasm" {
 		t.Errorf("the module is served as %q; browsers compile it while streaming only as application/wasm", ct)
+	}
+}
+
+// The crypto module goes out gzip-compressed, from the copy `make wasm`
+// writes next to it, to browsers that accept it, and as it is to those
+// that do not.
+func TestAssetsCompressed(t *testing.T) {
+	module := bytes.Repeat([]byte("\x00asm medledger "), 4096)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(module)
+	zw.Close()
+	p := newPortal(fstest.MapFS{"portal.js": {Data: []byte("// js")}, WasmFile: {Data: module}, WasmFile + ".gz": {Data: gz.Bytes()}, WasmExecFile: {Data: []byte("//")}})
+	for _, tc := range []struct {
+		accept string
+		gzip   bool
+	}{{"gzip, deflate, br", true}, {"br;q=1.0, GZIP;q=0.5", true}, {"", false}, {"deflate", false}, {"gzip;q=0", false}} {
+		rr := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/portal/"+WasmFile, nil)
+		if tc.accept != "" {
+			req.Header.Set("Accept-Encoding", tc.accept)
+		}
+		p.ServeHTTP(rr, req)
+		resp := rr.Result()
+		body, _ := io.ReadAll(resp.Body)
+		if got := resp.Header.Get("Content-Encoding") == "gzip"; got != tc.gzip {
+			t.Errorf("Accept-Encoding %q: gzip %v, want %v", tc.accept, got, tc.gzip)
+			continue
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "application/wasm" {
+			t.Errorf("Accept-Encoding %q: Content-Type %q", tc.accept, ct)
+		}
+		if tc.gzip {
+			if len(body) >= len(module)/4 {
+				t.Errorf("compressed module is %d bytes of %d", len(body), len(module))
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(body, module) {
+			t.Errorf("Accept-Encoding %q: the module served differs from the file", tc.accept)
+		}
 	}
 }
