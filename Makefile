@@ -7,7 +7,7 @@ TOOLS       := $(CURDIR)/bin/tools
 STATICCHECK := $(TOOLS)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 # Packages that run goroutines: the race detector runs on these.
-RACE_PKGS   := ./internal/bench/ ./internal/gateway/ ./internal/store/ ./internal/cometbft/ ./internal/api/ ./internal/node/ ./internal/cli/ ./client/ ./internal/web/
+RACE_PKGS   := ./internal/bench/ ./internal/gateway/ ./internal/store/ ./internal/cometbft/ ./internal/api/ ./internal/node/ ./internal/cli/ ./client/
 # The web portal's crypto module (medledger's Go code compiled to WebAssembly) and Go's
 # loader for it: built here, embedded by internal/web, never committed.
 WASM        := internal/web/static/medledger.wasm
