@@ -445,7 +445,7 @@ func TestPortalInChromium(t *testing.T) {
 		chromedp.ScrollIntoView("#view-records", chromedp.ByID),
 		chromedp.Text("#timeline", &timeline, chromedp.ByID),
 		shot("timeline"))
-	for _, want := range []string{"Hemoglobin A1c", "6.1 %", "Lab result", "from clinic-z", "Nov"} {
+	for _, want := range []string{"Hemoglobin A1c", "6.1 %", "Lab result", "from Clinic Z", "Nov"} {
 		if !strings.Contains(timeline, want) {
 			t.Errorf("timeline lacks %q:\n%s", want, timeline)
 		}

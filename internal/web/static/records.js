@@ -90,13 +90,22 @@
     }
   }
 
-  function entry(view, opened, error) {
+  // ---- The timeline
+
+  let shown = null; // {id, views, opened: record ID → {version, resource}}: what the view last loaded
+
+  function orgName(id, byOrg) {
+    const o = id && byOrg[id];
+    return o ? o.name : id || '';
+  }
+
+  function entry(view, opened, error, byOrg) {
     const rec = view.record;
     const li = el('li', 'entry');
     li.dataset.record = rec.id;
-    const versions = (view.versions || []).length;
-    const meta = (CATEGORY[rec.category] || rec.category || 'Record') + (rec.author_org ? ' · from ' + rec.author_org : '') +
-      ' · version ' + rec.latest + (versions > 1 ? ' (' + versions + ' versions in its history)' : '');
+    const versions = view.versions || [];
+    const meta = (CATEGORY[rec.category] || rec.category || 'Record') + (rec.author_org ? ' · from ' + orgName(rec.author_org, byOrg) : '') +
+      ' · version ' + rec.latest;
     if (error) {
       li.classList.add('failed');
       li.append(el('h3', '', CATEGORY[rec.category] || 'Record'), el('p', 'value', sentence(error)), el('p', 'meta', meta));
@@ -112,43 +121,162 @@
     if (d.value) li.append(el('p', 'value', d.value));
     li.append(el('p', 'meta', meta));
     li.dataset.when = d.when || '';
+    if (versions.length > 1) li.append(history(view, d, byOrg));
+    li.append(eraseControl(view, d.title));
     return li;
   }
 
-  async function loadTimeline(ctx) {
+  // history lists a record's versions; each older one can be read (the
+  // read is logged, like every read) and shown next to the latest.
+  function history(view, latest, byOrg) {
+    const box = el('details', 'history');
+    box.append(el('summary', '', 'History: ' + view.versions.length + ' versions'));
+    const ol = el('ol', 'versions');
+    ol.reversed = true;
+    const versions = view.versions.slice().sort((a, b) => b.version - a.version);
+    for (const v of versions) {
+      const li = el('li');
+      li.dataset.version = String(v.version);
+      const what = v.version === view.record.latest ? 'Version ' + v.version + ', the current one' :
+        v.supersedes ? 'Version ' + v.version + ', amending version ' + v.supersedes : 'Version ' + v.version;
+      li.append(el('span', 'vname', what), el('span', 'meta', ' · ' + (v.author_org ? 'from ' + orgName(v.author_org, byOrg) + ' · ' : '') + 'anchored ' + ml.formatUnix(v.time) + ' at block ' + v.height));
+      if (v.version !== view.record.latest) {
+        const b = el('button', 'small', 'Show version ' + v.version);
+        b.type = 'button';
+        const out = el('p', 'old');
+        out.setAttribute('aria-live', 'polite');
+        b.addEventListener('click', () => ml.busy(b, 'Reading version ' + v.version + '…', async () => {
+          const st = (await api('/v1/status')).body;
+          const old = describe((await readRecord(st, view.record, READ_PURPOSE, v.version)).resource);
+          const parts = [];
+          if (old.title !== latest.title) parts.push(old.title);
+          parts.push(old.value ? old.value : '(no value)');
+          let text = 'Version ' + v.version + ': ' + parts.join(', ');
+          if (old.value !== latest.value) text += ' — now ' + (latest.value || '(no value)');
+          else if (old.title === latest.title) text += ' — the same as now';
+          if (old.when && old.when !== latest.when) text += '; dated ' + formatDate(old.when);
+          out.textContent = text + '.';
+          ml.say('');
+          b.hidden = true;
+        }));
+        li.append(' ', b, out);
+      }
+      ol.append(li);
+    }
+    box.append(ol, el('p', 'hint', 'A record is never changed: a correction is a new version, and every version stays on the ledger.'));
+    return box;
+  }
+
+  // eraseControl asks for the record's erasure, after saying what it means.
+  function eraseControl(view, title) {
+    const box = el('details', 'danger-zone');
+    box.append(el('summary', '', 'Erase this record'));
+    box.append(el('p', '', 'Erasing destroys the encrypted copy of this record and every key to it, on every node. ' +
+      'Nobody, you included, can read it again, and it cannot be undone. The ledger keeps only the fact that a record existed: its hash, author and history, never its content.'));
+    const b = el('button', 'danger', 'Erase this record');
+    b.type = 'button';
+    b.setAttribute('aria-label', 'Erase ' + title);
+    b.addEventListener('click', () => {
+      if (!window.confirm('Erase "' + title + '" for good? Nobody will be able to read it again.')) return;
+      ml.busy(b, 'Erasing…', async () => {
+        await ml.sendTx('records/erase', { record: view.record.id });
+        await loadTimeline(ctxOf, true);
+        ml.say('The record was erased. Its content can no longer be read by anyone.');
+      });
+    });
+    box.append(b);
+    return box;
+  }
+
+  let ctxOf = null;
+
+  async function loadTimeline(ctx, force) {
     const panel = $('view-records');
     const list = $('timeline');
     const status = $('records-status');
+    ctxOf = ctx;
     panel.hidden = false;
+    // Each read is logged: the timeline reads once per unlock, and again
+    // only when asked (Refresh) or after a change.
+    if (force !== true && shown && shown.id === ctx.me.id && panel.dataset.state !== 'error') return;
     panel.dataset.state = 'loading';
     status.textContent = 'Loading your records…';
+    $('export-btn').disabled = true;
     list.replaceChildren();
     try {
-      const r = await signedGet('/v1/patients/' + encodeURIComponent(ctx.me.id) + '/records');
-      const views = ((r.body && r.body.records) || []).filter((v) => v.record && !v.record.erased);
+      const [r, byOrg] = await Promise.all([signedGet('/v1/patients/' + encodeURIComponent(ctx.me.id) + '/records'), ml.orgs()]);
+      const all = ((r.body && r.body.records) || []).filter((v) => v.record);
+      const views = all.filter((v) => !v.record.erased);
+      const erased = all.length - views.length;
+      const erasedNote = erased ? ' ' + erased + (erased === 1 ? ' erased record is' : ' erased records are') + ' not shown.' : '';
+      shown = { id: ctx.me.id, views: views, opened: {} };
       if (!views.length) {
-        status.textContent = 'No records yet. When a clinician or a lab adds one, it shows here.';
+        status.textContent = 'No records yet. When a clinician or a lab adds one, it shows here.' + erasedNote;
         panel.dataset.state = 'empty';
         return;
       }
       const st = (await api('/v1/status')).body;
       const items = [];
       for (const v of views) {
+        status.textContent = 'Reading and decrypting record ' + (items.length + 1) + ' of ' + views.length + '…';
         try {
-          items.push(entry(v, await readRecord(st, v.record)));
+          const opened = await readRecord(st, v.record);
+          shown.opened[v.record.id] = opened;
+          items.push(entry(v, opened, null, byOrg));
         } catch (e) {
-          items.push(entry(v, null, e.message));
+          items.push(entry(v, null, e.message, byOrg));
         }
       }
       items.sort((a, b) => (b.dataset.when || '').localeCompare(a.dataset.when || ''));
       list.replaceChildren(...items);
-      status.textContent = views.length + (views.length === 1 ? ' record' : ' records') + ', decrypted in this browser.';
+      status.textContent = views.length + (views.length === 1 ? ' record' : ' records') + ', decrypted in this browser.' + erasedNote;
+      $('export-btn').disabled = !Object.keys(shown.opened).length;
       panel.dataset.state = 'loaded';
     } catch (e) {
       status.textContent = 'Your records could not be loaded. ' + sentence(e.message);
       panel.dataset.state = 'error';
     }
   }
+
+  // ---- FHIR export: a Bundle of the records this page decrypted, built
+  // and downloaded here; nothing is sent anywhere.
+
+  function bundle() {
+    const entries = [];
+    for (const v of shown.views) {
+      const o = shown.opened[v.record.id];
+      if (!o || !o.resource || !o.resource.resourceType) continue;
+      entries.push({ fullUrl: 'urn:medledger:record:' + v.record.id + ':' + o.version, resource: o.resource });
+    }
+    return {
+      resourceType: 'Bundle',
+      type: 'collection',
+      timestamp: new Date().toISOString(),
+      identifier: { system: 'urn:medledger:patient', value: shown.id },
+      entry: entries,
+    };
+  }
+
+  function exportRecords() {
+    if (!shown) return;
+    const b = bundle();
+    const url = URL.createObjectURL(new Blob([JSON.stringify(b, null, 2)], { type: 'application/fhir+json' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = 'medledger-records-' + new Date().toISOString().slice(0, 10) + '.json';
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    ml.say('Your records were downloaded as a FHIR R4 Bundle of ' + b.entry.length + (b.entry.length === 1 ? ' resource' : ' resources') + '. The file is not encrypted: keep it safe.');
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    const refresh = $('records-refresh');
+    if (!refresh) return;
+    refresh.addEventListener('click', () => ml.busy(refresh, 'Refreshing…', async () => { await loadTimeline(ctxOf, true); ml.say(''); }));
+    $('export-btn').addEventListener('click', exportRecords);
+  });
 
   // Other views (a clinician's, the version history) read and render records too.
   ml.readRecord = readRecord;
