@@ -144,9 +144,10 @@ func TestSeedsScenarioInChromium(t *testing.T) {
 	}
 
 	// 5. The patient sees the read in the access log, then revokes.
+	refreshLog := chromedp.Tasks{chromedp.Click("#log-refresh", chromedp.ByID), chromedp.WaitVisible("#log-refresh:not([aria-busy])", chromedp.ByQuery)}
 	p.run("access log", chromedp.Click(`#views-tabs a[data-view="log"]`, chromedp.ByQuery))
 	docBEntry := fmt.Sprintf(`#view-log[data-state="loaded"] #log-list li[data-reader="%s"][data-basis="grant"]`, docB.Signer.ID)
-	p.waitFor("doctor B's read in the log", docBEntry, chromedp.Click("#log-refresh", chromedp.ByID))
+	p.waitFor("doctor B's read in the log", docBEntry, refreshLog)
 	entry := p.text(docBEntry)
 	for _, want := range []string{"Physician at Clinic B", "read your lab result, version 1", "Treatment", "Under your grant " + grants[0].ID[:8]} {
 		if !strings.Contains(entry, want) {
@@ -192,7 +193,7 @@ func TestSeedsScenarioInChromium(t *testing.T) {
 	}
 	emergency := fmt.Sprintf(`#view-log[data-state="loaded"] #log-list li[data-reader="%s"][data-basis="break_glass"]`, erDoc.Signer.ID)
 	p.run("access log again", chromedp.Click(`#views-tabs a[data-view="log"]`, chromedp.ByQuery))
-	p.waitFor("the break-glass read in the log", emergency, chromedp.Click("#log-refresh", chromedp.ByID))
+	p.waitFor("the break-glass read in the log", emergency, refreshLog)
 	entry = p.text(emergency)
 	for _, want := range []string{"Emergency access", "Hospital E Emergency", "Emergency access, without a grant", reasonInWords} {
 		if !strings.Contains(entry, want) {
