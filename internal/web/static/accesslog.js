@@ -84,12 +84,13 @@
     status.textContent = 'Loading your access log…';
     try {
       const id = encodeURIComponent(ctx.me.id);
-      const [log, gr, recs, byOrg] = await Promise.all([
+      let [log, gr, recs, byOrg] = await Promise.all([
         signedGet('/v1/patients/' + id + '/access-log'),
         signedGet('/v1/patients/' + id + '/grants'),
         signedGet('/v1/patients/' + id + '/records'),
         orgs(),
       ]);
+      if ((log.body.events || []).some((x) => (x.event || x).org && !byOrg[(x.event || x).org])) byOrg = await orgs(true); // admitted since
       if (loading !== mine) return;
       const grants = {};
       for (const g of gr.body.grants || []) grants[g.id] = g;

@@ -149,10 +149,11 @@ window.ml = (function () {
   }
 
   // orgs returns the admitted organisations by ID, fetched at most once a
-  // minute: views name organisations rather than show their IDs.
+  // minute, or now if fresh: views name organisations rather than show
+  // their IDs.
   let orgCache = null;
-  async function orgs() {
-    if (!orgCache || Date.now() - orgCache.at > 60000) {
+  async function orgs(fresh) {
+    if (fresh || !orgCache || Date.now() - orgCache.at > 60000) {
       const r = await api('/v1/orgs');
       const byID = {};
       for (const o of (r.body && r.body.orgs) || []) byID[o.id] = o;

@@ -10,7 +10,7 @@
     parent: 'Parent', guardian: 'Guardian', spouse: 'Spouse', partner: 'Partner', child: 'Child',
     family: 'Family member', caregiver: 'Carer', legal_representative: 'Legal representative', other: 'Other',
   };
-  const ACCOUNT_ID = /^[a-z2-7]{52}$/;
+  const ACCOUNT_ID = /^[a-z2-7]{26}$/;
   let ctx = null;
 
   async function load(c, section) {
@@ -67,7 +67,7 @@
     if (!ACCOUNT_ID.test(id)) {
       invalid(idIn, true);
       idIn.focus();
-      fail('An account ID is 52 letters a–z and digits 2–7');
+      fail('An account ID is 26 characters: letters a–z and digits 2–7');
       return;
     }
     if (id === ctx.me.id) {

@@ -122,11 +122,12 @@
     if (!$('grant-expires').value) $('grant-expires').value = dateInput(Date.now() / 1000 + 30 * DAY);
     $('grant-expires').min = dateInput(Date.now() / 1000 + DAY);
     try {
-      const [r, byOrg, now] = await Promise.all([
+      let [r, byOrg, now] = await Promise.all([
         signedGet('/v1/patients/' + encodeURIComponent(c.me.id) + '/grants'),
         orgs(),
         nodeTime(),
       ]);
+      if ((r.body.emergencies || []).some((e) => !byOrg[e.org]) || (r.body.grants || []).some((g) => g.grantee.org && !byOrg[g.grantee.org])) byOrg = await orgs(true);
       if (loading !== mine) return;
       const grants = (r.body.grants || []).slice().sort((a, b) => (grantState(a, now).cls === 'live' ? 0 : 1) - (grantState(b, now).cls === 'live' ? 0 : 1) || b.created - a.created);
       const items = [];
@@ -181,7 +182,7 @@
 
   // ---- Choosing the grantee
 
-  const ACCOUNT_ID = /^[a-z2-7]{52}$/;
+  const ACCOUNT_ID = /^[a-z2-7]{26}$/;
 
   function option(value, label, detail, data) {
     const d = el('div', 'choice');
@@ -218,11 +219,11 @@
         throw e;
       }
       if (a.kind !== 'member') throw new Error('That account is not a clinician or an organisation\'s member, so it cannot be given access');
-      const byOrg = await orgs();
+      const byOrg = await orgs(true);
       const o = byOrg[a.org];
       opts.push(option('m-' + a.id, (a.roles || []).map(roleName).join(', ') + ' at ' + (o ? o.name : a.org), 'Account ' + a.id, { member: a.id }));
     } else {
-      const byOrg = await orgs();
+      const byOrg = await orgs(true);
       const needle = q.toLowerCase();
       const found = Object.values(byOrg).filter((o) => o.status === 'active' &&
         (o.name.toLowerCase().includes(needle) || o.id.toLowerCase().includes(needle)));

@@ -137,8 +137,8 @@
     for (const v of versions) {
       const li = el('li');
       li.dataset.version = String(v.version);
-      const what = v.version === view.record.latest ? 'Version ' + v.version + ', the current one' :
-        v.supersedes ? 'Version ' + v.version + ', amending version ' + v.supersedes : 'Version ' + v.version;
+      let what = 'Version ' + v.version + (v.version === view.record.latest ? ', the current one' : '');
+      if (v.supersedes) what += (v.version === view.record.latest ? ',' : '') + ' amending version ' + v.supersedes;
       li.append(el('span', 'vname', what), el('span', 'meta', ' · ' + (v.author_org ? 'from ' + orgName(v.author_org, byOrg) + ' · ' : '') + 'anchored ' + ml.formatUnix(v.time) + ' at block ' + v.height));
       if (v.version !== view.record.latest) {
         const b = el('button', 'small', 'Show version ' + v.version);
@@ -204,8 +204,10 @@
     $('export-btn').disabled = true;
     list.replaceChildren();
     try {
-      const [r, byOrg] = await Promise.all([signedGet('/v1/patients/' + encodeURIComponent(ctx.me.id) + '/records'), ml.orgs()]);
+      const [r, cached] = await Promise.all([signedGet('/v1/patients/' + encodeURIComponent(ctx.me.id) + '/records'), ml.orgs()]);
       const all = ((r.body && r.body.records) || []).filter((v) => v.record);
+      let byOrg = cached;
+      if (all.some((v) => (v.versions || []).some((x) => x.author_org && !cached[x.author_org]))) byOrg = await ml.orgs(true); // admitted since
       const views = all.filter((v) => !v.record.erased);
       const erased = all.length - views.length;
       const erasedNote = erased ? ' ' + erased + (erased === 1 ? ' erased record is' : ' erased records are') + ' not shown.' : '';
