@@ -79,6 +79,15 @@
     return ml.describeRecord(r);
   }
 
+  // readError words the node's refusals a reader can act on.
+  function readError(text) {
+    if (/no key wrap for your key/.test(text)) {
+      return 'Its key has not been shared with you yet. The patient\'s app shares it when it next syncs ' +
+        '(after an emergency declaration, the author organisation\'s node does)';
+    }
+    return text;
+  }
+
   function entry(v, opened, error) {
     const rec = v.record;
     const li = el('li', 'entry');
@@ -87,7 +96,7 @@
     const meta = kind + (rec.author_org ? ' · from ' + rec.author_org : '') + ' · version ' + rec.latest;
     if (error) {
       li.classList.add('failed');
-      li.append(el('h4', '', kind), el('p', 'value', 'Could not be read. ' + sentence(error)), el('p', 'meta', meta));
+      li.append(el('h4', '', kind), el('p', 'value', 'Could not be read. ' + sentence(readError(error))), el('p', 'meta', meta));
       return li;
     }
     const d = describe(opened.resource);
@@ -112,8 +121,15 @@
     status.textContent = 'Loading the records…';
     list.replaceChildren();
     const path = '/v1/patients/' + encodeURIComponent(patient) + '/records?purpose=' + encodeURIComponent(purpose);
-    const r = await signedGet(path);
-    const views = ((r.body && r.body.records) || []).filter((v) => v.record && !v.record.erased);
+    const deadline = Date.now() + (wait || 0);
+    let views;
+    for (;;) {
+      const r = await signedGet(path);
+      views = ((r.body && r.body.records) || []).filter((v) => v.record && !v.record.erased);
+      // A declaration that was accepted but not yet committed lists nothing.
+      if (views.length || Date.now() >= deadline) break;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
     if (!views.length) {
       status.textContent = purpose === 'emergency'
         ? 'This patient has no records on the ledger yet.'
@@ -122,7 +138,6 @@
     }
     const opened = new Map();
     const failed = new Map();
-    const deadline = Date.now() + (wait || 0);
     for (;;) {
       const st = (await api('/v1/status')).body;
       for (const v of views) {
@@ -166,7 +181,7 @@
     return patients;
   }
 
-  function grantLine(g, me) {
+  function grantLine(g) {
     const li = el('li');
     const who = g.grantee && g.grantee.org ? 'your organisation (' + g.grantee.org + ')' : 'you';
     li.append(
@@ -177,13 +192,13 @@
     return li;
   }
 
-  function patientCard(p, ctx) {
+  function patientCard(p) {
     const li = el('li', 'patient');
     li.dataset.patient = p.id;
     const head = el('div', 'patient-head');
     head.append(el('span', 'label', 'Patient'), idCell(p.id));
     const grants = el('ul', 'grants');
-    grants.append(...p.grants.map((g) => grantLine(g, ctx.me)));
+    grants.append(...p.grants.map(grantLine));
     const actions = el('div', 'actions');
     const purposes = Array.from(new Set(p.grants.map((g) => g.purpose)));
     for (const purpose of purposes) {
@@ -216,7 +231,7 @@
     say('');
   }
 
-  async function loadPatients(ctx, panel) {
+  async function loadPatients(_ctx, panel) {
     const list = $('patients-list');
     const status = $('patients-status');
     panel.dataset.state = 'loading';
@@ -235,7 +250,7 @@
       panel.dataset.state = 'empty';
       return;
     }
-    list.replaceChildren(...patients.map((p) => patientCard(p, ctx)));
+    list.replaceChildren(...patients.map(patientCard));
     status.textContent = patients.length + (patients.length === 1 ? ' patient has' : ' patients have') + ' granted you access.';
     panel.dataset.state = 'loaded';
   }
@@ -287,11 +302,11 @@
       await signedPut('/v1/blobs/' + sealed.blob + '/wraps/' + encodeURIComponent(kid), sealed.wraps[kid]);
     }
     step('Anchoring the record on the ledger');
-    await sendTx('records/anchor', {
+    const r = await sendTx('records/anchor', {
       record: sealed.record, version: 1, patient: patient, blob: sealed.blob, size: sealed.size,
       content_type: contentType, category: category,
     });
-    return sealed.record;
+    return { record: sealed.record, committed: r.status !== 202 };
   }
 
   // ---- FHIR: building resources and checking uploads
@@ -436,7 +451,7 @@
     if (!r || typeof r !== 'object' || Array.isArray(r)) throw bad('it is not a FHIR resource (a JSON object with a resourceType)');
     if (typeof r.resourceType !== 'string' || !r.resourceType) throw bad('it has no resourceType, so it is not a FHIR resource');
     const rt = r.resourceType;
-    if (rt === 'Bundle') throw bad('it is a Bundle of many resources. Add one resource at a time, or import the Bundle with medledger record import');
+    if (rt === 'Bundle') throw bad('it is a Bundle of many resources. Add one resource at a time, or import the Bundle with medledger import fhir');
     if (!Object.prototype.hasOwnProperty.call(TYPE_CATEGORY, rt)) {
       throw bad('"' + rt.slice(0, 40) + '" is not a FHIR R4 resource type this page adds (for example Observation, Condition, MedicationRequest, Immunization, DocumentReference)');
     }
@@ -611,9 +626,11 @@
         try {
           const patient = checkPatientID($('add-patient'));
           const built = await buildFromForm();
-          await addRecord(addCtx, patient, built.json, built.type, built.category, step);
+          const added = await addRecord(addCtx, patient, built.json, built.type, built.category, step);
           if (current) current.dataset.state = 'done';
-          show(result, 'Added ' + built.what + ' for patient ' + shortID(patient) + '. The patient sees it in their timeline');
+          show(result, added.committed
+            ? 'Added ' + built.what + ' for patient ' + shortID(patient) + '. The patient sees it in their timeline'
+            : 'Sent ' + built.what + ' for patient ' + shortID(patient) + '. It is anchored when the next block commits; the patient then sees it in their timeline');
           $('view-add').dataset.state = 'added';
           $('add-value').value = '';
           $('add-note-text').value = '';
@@ -680,7 +697,11 @@
           $('view-emergency').dataset.state = 'declared';
           show(result, 'Emergency access declared and logged on the ledger. The patient is told');
           // The justification goes into the patient's record, sealed here.
-          await addRecord(emCtx, patient, JSON.stringify(note('Emergency access justification', why)), 'DocumentReference', 'document', () => {});
+          try {
+            await addRecord(emCtx, patient, JSON.stringify(note('Emergency access justification', why)), 'DocumentReference', 'document', () => {});
+          } catch (e) {
+            show(error, 'The access was declared, but the justification could not be added to the patient\'s record. ' + sentence(errText(e)));
+          }
           $('em-why').value = '';
           $('em-confirm').checked = false;
           detail.hidden = false;
