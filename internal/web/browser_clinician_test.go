@@ -269,6 +269,11 @@ func TestClinicianInChromium(t *testing.T) {
 			t.Errorf("the patients list lacks %q:\n%s", want, cards)
 		}
 	}
+	var fullID string
+	run("full ID", chromedp.Evaluate(`document.querySelector('li[data-patient] details.fullid > code').textContent`, &fullID))
+	if fullID != string(patA.ID) {
+		t.Errorf("the patient's full ID is %q, want %q", fullID, patA.ID)
+	}
 	run("open the patient", chromedp.Click(`li[data-patient="`+string(patA.ID)+`"] button.open`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#patient-detail[data-state="loaded"]`, chromedp.ByQuery), shot("patient-records"))
 	records := text("#patient-records")
@@ -284,6 +289,23 @@ func TestClinicianInChromium(t *testing.T) {
 		t.Errorf("the records do not say reads are logged: %q", got)
 	}
 	checkAccessible(t, bctx)
+
+	// The read is in patient A's access log: for treatment, under the grant.
+	var treatmentReads int
+	for deadline := time.Now().Add(15 * time.Second); treatmentReads == 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		log, err := c.AccessLog(ctx, patA.Signer, patA.ID, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range log {
+			if e.Reader == docID && e.Basis == consent.BasisGrant && e.Purpose == consent.PurposeTreatment {
+				treatmentReads++
+			}
+		}
+	}
+	if treatmentReads != 1 {
+		t.Errorf("patient A's access log has %d treatment reads by the clinician, want 1", treatmentReads)
+	}
 
 	// 5. The clinician adds a glucose result for the patient through the form.
 	run("add a lab result", chromedp.Click("#patient-add-btn", chromedp.ByID),
@@ -363,6 +385,36 @@ func TestClinicianInChromium(t *testing.T) {
 		if !wrapped[seal.KeyID(key)] {
 			t.Errorf("no wrap uploaded for the %s's key (uploaded: %v)", who, wrapped)
 		}
+	}
+
+	// A clinical note, typed in the form, becomes a FHIR DocumentReference
+	// the patient reads.
+	const noteText = "Reviewed glucose and HbA1c with the patient.\nContinue diet; recheck in three months."
+	run("add a note", chromedp.Click("#add-kind-note", chromedp.ByID),
+		chromedp.WaitVisible("#add-note-text", chromedp.ByID),
+		chromedp.SendKeys("#add-note-text", noteText, chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById('view-add').dataset.state = ''`, nil),
+		chromedp.Click("#add-btn", chromedp.ByID),
+		chromedp.WaitVisible(`#view-add[data-state="added"]`, chromedp.ByQuery), shot("note-added"))
+	if got := text("#add-result"); !strings.Contains(got, "Added Progress note") {
+		t.Errorf("result after adding a note: %q", got)
+	}
+	views, err = c.Records(ctx, patA.Signer, patA.ID, consent.PurposePersonal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notePlainA []byte
+	for _, v := range views {
+		if v.Record.Author == docID && v.Record.ContentType == "DocumentReference" && v.Record.Category == "document" {
+			p, err := c.Read(ctx, patA, patA.ID, v.Record.ID, 0, consent.PurposePersonal)
+			if err != nil {
+				t.Fatalf("the patient reads the note: %v", err)
+			}
+			notePlainA = p.Content
+		}
+	}
+	if got := noteAttachment(t, notePlainA); got != noteText {
+		t.Errorf("the note the patient reads says %q, want %q", got, noteText)
 	}
 
 	// 6. An invalid FHIR file (an Observation without its code) is refused
@@ -484,17 +536,8 @@ func TestClinicianInChromium(t *testing.T) {
 			notePlain = p.Content
 		}
 	}
-	var note struct {
-		ResourceType string `json:"resourceType"`
-		Content      []struct {
-			Attachment struct {
-				Data []byte `json:"data"`
-			} `json:"attachment"`
-		} `json:"content"`
-	}
-	if err := json.Unmarshal(notePlain, &note); err != nil || note.ResourceType != "DocumentReference" || len(note.Content) != 1 ||
-		string(note.Content[0].Attachment.Data) != justification {
-		t.Errorf("the justification note patient B reads: %s (%v)", notePlain, err)
+	if got := noteAttachment(t, notePlain); got != justification {
+		t.Errorf("the justification note patient B reads says %q, want %q", got, justification)
 	}
 
 	// 8. On a phone, no view overflows sideways.
@@ -535,6 +578,8 @@ func TestClinicianInChromium(t *testing.T) {
 		"patient B's record":                 []byte(conditionB),
 		"the added lab result":               addedPlain,
 		"the justification note":             notePlain,
+		"the clinical note":                  notePlainA,
+		"the clinical note's text":           []byte(noteText),
 		"the justification":                  []byte(justification),
 	}
 	var txTypes []string
@@ -562,4 +607,26 @@ func TestClinicianInChromium(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests checked for the clinician's keys and the records' plaintext (%d signed txs and reads)", len(reqs), len(txTypes))
+}
+
+// noteAttachment returns the text of a note the portal writes: a FHIR
+// DocumentReference with one plain-text attachment.
+func noteAttachment(t *testing.T, content []byte) string {
+	t.Helper()
+	var note struct {
+		ResourceType string `json:"resourceType"`
+		Status       string `json:"status"`
+		Content      []struct {
+			Attachment struct {
+				ContentType string `json:"contentType"`
+				Data        []byte `json:"data"`
+			} `json:"attachment"`
+		} `json:"content"`
+	}
+	if err := json.Unmarshal(content, &note); err != nil || note.ResourceType != "DocumentReference" || note.Status != "current" ||
+		len(note.Content) != 1 || !strings.HasPrefix(note.Content[0].Attachment.ContentType, "text/plain") {
+		t.Errorf("not a note: %s (%v)", content, err)
+		return ""
+	}
+	return string(note.Content[0].Attachment.Data)
 }

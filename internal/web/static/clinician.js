@@ -571,7 +571,7 @@
   }
 
   function checkPatientID(input) {
-    const id = input.value.trim();
+    const id = input.value.trim().toLowerCase();
     if (!id) {
       invalid(input, true);
       input.focus();
