@@ -14,6 +14,8 @@
 
   // ---- Small helpers
 
+  let myID = ''; // the unlocked account's ID, set when a view loads
+
   const shortID = (id) => (id && id.length > 14 ? id.slice(0, 8) + '…' + id.slice(-4) : id || '');
 
   function show(box, text) {
@@ -88,12 +90,13 @@
     return text;
   }
 
-  function entry(v, opened, error) {
+  function entry(v, opened, error, byOrg) {
     const rec = v.record;
+    const org = rec.author_org && byOrg && byOrg[rec.author_org] ? byOrg[rec.author_org].name : rec.author_org;
     const li = el('li', 'entry');
     li.dataset.record = rec.id;
     const kind = categoryName(rec.category);
-    const meta = kind + (rec.author_org ? ' · from ' + rec.author_org : '') + ' · version ' + rec.latest;
+    const meta = kind + (org ? ' · from ' + org : '') + (rec.author === myID ? ' (by you)' : '') + ' · version ' + rec.latest;
     if (error) {
       li.classList.add('failed');
       li.append(el('h4', '', kind), el('p', 'value', 'Could not be read. ' + sentence(readError(error))), el('p', 'meta', meta));
@@ -153,7 +156,13 @@
       status.textContent = 'Waiting for the keys to ' + failed.size + (failed.size === 1 ? ' record' : ' records') + '…';
       await new Promise((res) => setTimeout(res, 1000));
     }
-    const items = views.map((v) => entry(v, opened.get(v.record.id), failed.get(v.record.id)));
+    let byOrg = {};
+    try {
+      byOrg = await ml.orgs();
+    } catch (e) {
+      byOrg = {}; // organisation IDs instead of names
+    }
+    const items = views.map((v) => entry(v, opened.get(v.record.id), failed.get(v.record.id), byOrg));
     items.sort((a, b) => (b.dataset.when || '').localeCompare(a.dataset.when || ''));
     list.replaceChildren(...items);
     const n = views.length;
@@ -183,7 +192,7 @@
 
   function grantLine(g) {
     const li = el('li');
-    const who = g.grantee && g.grantee.org ? 'your organisation (' + g.grantee.org + ')' : 'you';
+    const who = g.grantee && g.grantee.org ? 'your organisation' : 'you';
     li.append(
       el('span', 'purpose', 'For ' + (PURPOSE[g.purpose] || g.purpose)),
       document.createTextNode(' · ' + scopeText(g.scope) + ' · granted to ' + who + ' · until ' + formatUnix(g.expires)),
@@ -231,7 +240,8 @@
     say('');
   }
 
-  async function loadPatients(_ctx, panel) {
+  async function loadPatients(ctx, panel) {
+    myID = ctx.me.id;
     const list = $('patients-list');
     const status = $('patients-status');
     panel.dataset.state = 'loading';
@@ -589,6 +599,7 @@
 
   async function loadAdd(ctx) {
     addCtx = ctx;
+    myID = ctx.me.id;
     fillCodes();
     if (!$('add-when').value) $('add-when').value = localDateTime(new Date());
     showKind();
@@ -722,6 +733,15 @@
 
   async function loadEmergency(ctx) {
     emCtx = ctx;
+    myID = ctx.me.id;
+    const sel = $('em-reason');
+    if (sel.options.length < 2) {
+      for (const code of ['unconscious', 'life_threatening', 'unable_to_consent', 'emergency_surgery', 'other_emergency']) {
+        const o = el('option', '', ml.reasonName(code));
+        o.value = code;
+        sel.append(o);
+      }
+    }
     const roles = ctx.account.roles || [];
     const allowed = roles.includes('physician') || roles.includes('nurse');
     const error = $('em-error');
