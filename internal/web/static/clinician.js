@@ -214,7 +214,7 @@
       const b = el('button', 'open', purposes.length > 1 ? 'Show records (' + (PURPOSE[purpose] || purpose) + ')' : 'Show records');
       b.type = 'button';
       b.dataset.purpose = purpose;
-      b.setAttribute('aria-describedby', 'patients-h');
+      b.setAttribute('aria-label', b.textContent + ' of patient ' + shortID(p.id));
       b.addEventListener('click', () => busy(b, 'Reading records…', () => openPatient(p.id, purpose)));
       actions.append(b);
     }
