@@ -83,7 +83,7 @@ type page struct {
 // access log, a clinician's patients); the others work without keys.
 var pages = []page{
 	{Path: "/", Template: "index.html", Title: "Your account", Module: true,
-		Scripts: []string{"portal.js", "records.js", "grants.js", "accesslog.js", "delegates.js"}},
+		Scripts: []string{"portal.js", "records.js", "grants.js", "accesslog.js", "delegates.js", "clinician.js"}},
 }
 
 // pageData is what a page's template sees.
