@@ -62,24 +62,7 @@
     return t ? t[0].toUpperCase() + t.slice(1) : 'No records';
   }
 
-  // describe renders a record: the timeline's renderer, plus a clinical
-  // note's title and text.
-  function describe(r) {
-    if (r && r.resourceType === 'DocumentReference') {
-      const att = ((r.content || [])[0] || {}).attachment || {};
-      let text = '';
-      if (att.data && /^text\//.test(att.contentType || '')) {
-        try {
-          text = new TextDecoder().decode(Uint8Array.from(atob(att.data), (c) => c.charCodeAt(0)));
-        } catch (e) {
-          text = '';
-        }
-      }
-      const title = (r.type && (r.type.text || ((r.type.coding || [])[0] || {}).display)) || att.title || 'Document';
-      return { title: title, value: text || r.description || '', when: r.date || att.creation || '', note: true };
-    }
-    return ml.describeRecord(r);
-  }
+  const describe = (r) => ml.describeRecord(r);
 
   // readError words the node's refusals a reader can act on.
   function readError(text) {

@@ -11,12 +11,13 @@
 
   const READ_PURPOSE = 'personal';
 
+  // The ledger's record categories (internal/fhir), in words.
   const CATEGORY = {
-    lab: 'Lab result', vitals: 'Vital signs', condition: 'Condition', medication: 'Medication',
-    immunization: 'Immunization', encounter: 'Visit', claim: 'Claim', procedure: 'Procedure',
-    allergy: 'Allergy', imaging: 'Imaging', note: 'Note', document: 'Document',
+    lab: 'Lab result', 'vital-signs': 'Vital signs', observation: 'Observation', condition: 'Condition',
+    medication: 'Medication', immunization: 'Immunization', encounter: 'Visit', procedure: 'Procedure',
+    allergy: 'Allergy', 'care-plan': 'Care plan', claim: 'Claim', imaging: 'Imaging', document: 'Document',
+    device: 'Device', demographics: 'Personal details', provenance: 'Provenance', other: 'Other',
   };
-
   // readRecord reads a record's version (0: the latest) for a purpose (the
   // patient's own reads are 'personal') and decrypts it. status is the
   // node's status, for the chain ID and the height the request is valid from.
@@ -82,6 +83,23 @@
         return { title: codeText((r.type || [])[0]) || 'Visit', value: codeText((r.reasonCode || [])[0]), when: (r.period && r.period.start) || '' };
       case 'DiagnosticReport':
         return { title: codeText(r.code) || 'Report', value: r.conclusion || '', when: r.effectiveDateTime || r.issued || '' };
+      case 'DocumentReference': {
+        const att = ((r.content || [])[0] || {}).attachment || {};
+        let text = '';
+        if (att.data && /^text\//.test(att.contentType || '')) {
+          try {
+            text = new TextDecoder().decode(Uint8Array.from(atob(att.data), (c) => c.charCodeAt(0)));
+          } catch (e) {
+            text = '';
+          }
+        }
+        const title = codeText(r.type) || att.title || 'Document';
+        return { title: title, value: text || r.description || '', when: r.date || att.creation || '', note: true };
+      }
+      case 'AllergyIntolerance':
+        return { title: codeText(r.code) || 'Allergy', value: codeText(r.clinicalStatus), when: r.recordedDate || r.onsetDateTime || '' };
+      case 'Procedure':
+        return { title: codeText(r.code) || 'Procedure', value: r.status === 'completed' ? 'Done' : r.status || '', when: r.performedDateTime || (r.performedPeriod && r.performedPeriod.start) || '' };
       case 'Claim':
       case 'ExplanationOfBenefit':
         return { title: 'Claim', value: r.total && r.total.value !== undefined ? r.total.value + ' ' + (r.total.currency || '') : '', when: r.created || '' };
@@ -118,7 +136,7 @@
     const w = el('p', 'when');
     w.append(time);
     li.append(w, el('h3', '', d.title));
-    if (d.value) li.append(el('p', 'value', d.value));
+    if (d.value) li.append(el('p', d.note ? 'note-text' : 'value', d.value));
     li.append(el('p', 'meta', meta));
     li.dataset.when = d.when || '';
     if (versions.length > 1) li.append(history(view, d, byOrg));
