@@ -22,12 +22,14 @@ import (
 // IndexedDB: one person's keys), recording every request it makes and
 // numbering its screenshots.
 type browser struct {
-	t     *testing.T
-	ctx   context.Context
-	rec   *recorder
-	shots string // folder of the screenshots
-	who   string // prefix of the screenshots' names
-	step  *int   // shared by the browsers of one test, so the files sort in the order taken
+	t        *testing.T
+	parent   context.Context // what the browser was started under
+	chromium string
+	ctx      context.Context
+	rec      *recorder
+	shots    string // folder of the screenshots
+	who      string // prefix of the screenshots' names
+	step     *int   // shared by the browsers of one test, so the files sort in the order taken
 }
 
 // screenshotDir is $MEDLEDGER_SCREENSHOTS/<test>, or a temporary folder.
@@ -58,10 +60,46 @@ func newBrowser(t *testing.T, ctx context.Context, chromium, shots, who string, 
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	b := &browser{t: t, ctx: bctx, rec: &recorder{}, shots: shots, who: who, step: step}
+	b := &browser{t: t, parent: ctx, chromium: chromium, ctx: bctx, rec: &recorder{}, shots: shots, who: who, step: step}
 	chromedp.ListenTarget(bctx, b.rec.listen)
 	b.run("start Chromium", network.Enable(), chromedp.Navigate("about:blank"))
 	return b
+}
+
+// enrol creates keys in the page as a clinician, has admin enrol the
+// page's public keys as a physician through the SDK, and unlocks the page
+// again so that it shows the member's views.
+func (b *browser) enrol(base, passphrase string, c *client.Client, admin client.User) medledger.ID {
+	b.t.Helper()
+	b.createKeys(base, passphrase, false)
+	var pub struct {
+		ID            medledger.ID `json:"id"`
+		SigningKey    []byte       `json:"signing_key"`
+		EncryptionKey []byte       `json:"encryption_key"`
+	}
+	b.eval("public keys", `medledger.publicKeys()`, &pub)
+	if _, err := c.Send(b.ctx, admin.Signer, &client.EnrolMember{Keys: client.PublicKeys{SigningKey: pub.SigningKey, EncryptionKey: pub.EncryptionKey},
+		Roles: []medledger.Role{medledger.RolePhysician}}); err != nil {
+		b.t.Fatal(err)
+	}
+	b.run("unlock as a member", chromedp.Reload(), chromedp.WaitVisible("#unlock", chromedp.ByID),
+		chromedp.SendKeys("#unlock-pass", passphrase, chromedp.ByID),
+		chromedp.Click("#unlock-btn", chromedp.ByID),
+		chromedp.WaitVisible(`#reg-status[data-state="registered"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#view-patients[data-state]`, chromedp.ByQuery))
+	return pub.ID
+}
+
+// tab shows one of the account page's views.
+func tab(view string) chromedp.Action {
+	return chromedp.Click(`#views-tabs a[data-view="`+view+`"]`, chromedp.ByQuery)
+}
+
+// another starts a second Chromium with a fresh profile: a second person
+// on another computer, with their own keys.
+func (b *browser) another(who string) *browser {
+	b.t.Helper()
+	return newBrowser(b.t, b.parent, b.chromium, b.shots, who, b.step)
 }
 
 func (b *browser) run(what string, actions ...chromedp.Action) {
