@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"medledger"
@@ -21,10 +22,13 @@ var pGTIN = param{Name: "gtin", In: "path", Type: "string", Required: true, Desc
 func (s *Server) supplyRoutes() []route {
 	return []route{
 		{Method: "GET", Path: "/v1/supply/verify", ID: "verifyPack", Tag: "supply", Summary: "Verify a pack: authenticity, status, custody, expiry, recall, excursions and its custody trail",
-			Params: []param{{Name: "sgtin", In: "query", Type: "string", Desc: "SGTIN EPC URN, e.g. urn:epc:id:sgtin:0614141.812345.6789."},
+			Params: []param{{Name: "code", In: "query", Type: "string", Desc: "What a scanner read or a person typed: an SGTIN or SSCC EPC URN, a GS1 Digital Link, " +
+				"or a GS1 element string as a DataMatrix or QR scanner types it (symbology identifier such as ]d2, ASCII 29 GS after each variable-length value) " +
+				"or as printed under the symbol: (01)09506000134352(21)ABC123(17)271231(10)L1."},
+				{Name: "sgtin", In: "query", Type: "string", Desc: "SGTIN EPC URN, e.g. urn:epc:id:sgtin:0614141.812345.6789."},
 				{Name: "link", In: "query", Type: "string", Desc: "GS1 Digital Link, e.g. https://id.gs1.org/01/09506000134352/21/ABC123."},
 				{Name: "epc", In: "query", Type: "string", Desc: "Any EPC URN (SGTIN or SSCC)."}, pProve, pHeight},
-			Responses: map[int]string{200: "The verification. An identifier never commissioned answers status unknown, suspect.", 400: "No identifier given.", 422: "The identifier is malformed."},
+			Responses: map[int]string{200: "The verification. An identifier never commissioned answers status unknown, suspect.", 400: "No identifier given.", 422: "The identifier is malformed; the detail says why."},
 			Schema:    "VerifyResponse", handle: (*Server).verifyPack},
 		{Method: "GET", Path: "/v1/supply/products", ID: "listProducts", Tag: "supply", Summary: "Registered products, or those one organisation owns",
 			Params:    []param{{Name: "owner", In: "query", Type: "string", Desc: "Only this organisation's products."}},
@@ -92,18 +96,68 @@ func epcFromQuery(r *http.Request, rd state.Reader) (string, error) {
 		if dl.Serial == "" {
 			return "", medledger.Errorf(medledger.KindInvalid, "link: a pack is verified by its serial (AI 21); this link names only a product")
 		}
-		// The URN splits the GTIN at the company prefix, which the
-		// product records; an unregistered GTIN gets the common 7.
-		prefix := 7
-		if p, err := supply.GetProduct(rd, dl.GTIN); err != nil {
-			return "", err
-		} else if p != nil {
-			prefix = len(p.CompanyPrefix)
-		}
-		return gs1.SGTIN{GTIN: dl.GTIN, Serial: dl.Serial}.URN(prefix)
+		return sgtinURN(rd, dl.GTIN, dl.Serial)
 	}
-	return "", medledger.Errorf(medledger.KindMalformed, "give sgtin, link or epc")
+	return "", medledger.Errorf(medledger.KindMalformed, "give code, sgtin, link or epc")
 }
+
+// sgtinURN returns the SGTIN URN of a pack. The URN splits the GTIN at the
+// company prefix, which the product records; an unregistered GTIN gets the
+// common 7.
+func sgtinURN(rd state.Reader, gtin, serial string) (string, error) {
+	prefix := 7
+	if p, err := supply.GetProduct(rd, gtin); err != nil {
+		return "", err
+	} else if p != nil {
+		prefix = len(p.CompanyPrefix)
+	}
+	return gs1.SGTIN{GTIN: gtin, Serial: serial}.URN(prefix)
+}
+
+// epcFromCode reads the code parameter: whatever a scanner or a person
+// gave, in any of the forms a pack is named by. It tells them apart by
+// their start: an EPC URN, a Digital Link (which a QR scanner may prefix
+// with a symbology identifier), or else a GS1 element string.
+func epcFromCode(rd state.Reader, code string) (string, error) {
+	s := strings.TrimSpace(code)
+	if len(s) > 3 && s[0] == ']' && isLink(s[3:]) {
+		s = s[3:]
+	}
+	switch {
+	case hasPrefixFold(s, "urn:"):
+		e, err := gs1.ParseEPC(s)
+		if err != nil {
+			return "", medledger.Errorf(medledger.KindInvalid, "%v", err)
+		}
+		return e.String(), nil
+	case isLink(s):
+		dl, err := gs1.ParseDigitalLink(s)
+		if err != nil {
+			return "", medledger.Errorf(medledger.KindInvalid, "%v", err)
+		}
+		if dl.SSCC != "" {
+			return sscc(rd, dl.SSCC)
+		}
+		if dl.Serial == "" {
+			return "", medledger.Errorf(medledger.KindInvalid, "this Digital Link names a product (GTIN %s) but no serial (21), so it does not identify one pack", dl.GTIN)
+		}
+		return sgtinURN(rd, dl.GTIN, dl.Serial)
+	}
+	es, err := gs1.ParseElementString(s)
+	if err != nil {
+		return "", medledger.Errorf(medledger.KindInvalid, "%v", err)
+	}
+	if es.SSCC != "" {
+		return sscc(rd, es.SSCC)
+	}
+	return sgtinURN(rd, es.GTIN, es.Serial)
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+func isLink(s string) bool { return hasPrefixFold(s, "http://") || hasPrefixFold(s, "https://") }
 
 func sscc(rd state.Reader, code string) (string, error) {
 	prefix := 7
@@ -120,7 +174,12 @@ func (s *Server) verifyPack(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	epc, err := epcFromQuery(r, rd)
+	var epc string
+	if code := r.URL.Query().Get("code"); code != "" {
+		epc, err = epcFromCode(rd, code)
+	} else {
+		epc, err = epcFromQuery(r, rd)
+	}
 	if err != nil {
 		return err
 	}
