@@ -50,7 +50,68 @@ type VerifyResponse struct {
 	// Time is the block time the answer was judged at (expiry).
 	Time time.Time `json:"time"`
 	*supply.Verification
+	// Label compares what a code (the code parameter) printed besides the
+	// pack's identity, its lot and expiry, with the ledger's; absent when
+	// the code carried neither.
+	Label  *LabelCheck             `json:"label,omitempty"`
 	Proofs []*medledger.StateProof `json:"proofs,omitempty"`
+}
+
+// LabelCheck is what a pack's symbol says of its lot and expiry, against
+// the ledger. A genuine serial on a label whose lot or expiry differs from
+// the ledger's is a relabelled or counterfeit pack.
+type LabelCheck struct {
+	Lot    string `json:"lot,omitempty"`    // AI 10 as scanned
+	Expiry string `json:"expiry,omitempty"` // AI 17 as scanned, as a date YYYY-MM-DD
+	// Matches is false when the ledger knows the pack's lot and the
+	// label's lot or expiry differs from it.
+	Matches bool   `json:"matches"`
+	Detail  string `json:"detail,omitempty"` // what differs
+}
+
+// scannedCode is what the code parameter names: the pack, and the lot
+// and expiry (YYMMDD) its symbol printed, if any.
+type scannedCode struct {
+	EPC, Lot, Expiry string
+}
+
+// checkLabel compares a scanned lot and expiry with the ledger's answer.
+// An expiry of day 00 means the month's end, so only its year and month
+// are compared; the century is that nearest to the year of now.
+func checkLabel(sc scannedCode, v *supply.Verification, now time.Time) *LabelCheck {
+	if sc.Lot == "" && sc.Expiry == "" {
+		return nil
+	}
+	lc := &LabelCheck{Lot: sc.Lot, Matches: true}
+	var exp gs1.Date
+	if sc.Expiry != "" {
+		d, err := gs1.ParseYYMMDD(sc.Expiry, now.UTC().Year())
+		if err != nil {
+			return nil // checked by the parser already
+		}
+		exp, lc.Expiry = d, d.String()
+	}
+	if v.Lot == nil {
+		return lc // nothing known to compare with
+	}
+	var diffs []string
+	if sc.Lot != "" && sc.Lot != v.Lot.Lot {
+		diffs = append(diffs, "the label says lot "+sc.Lot+", the ledger lot "+v.Lot.Lot)
+	}
+	if sc.Expiry != "" {
+		want := v.Lot.Expiry
+		got := lc.Expiry
+		if strings.HasSuffix(sc.Expiry, "00") && len(want) >= 7 {
+			want, got = want[:7], got[:7]
+		}
+		if got != want {
+			diffs = append(diffs, "the label says expiry "+exp.String()+", the ledger "+v.Lot.Expiry)
+		}
+	}
+	if len(diffs) > 0 {
+		lc.Matches, lc.Detail = false, strings.Join(diffs, "; ")
+	}
+	return lc
 }
 
 // readAt returns a reader at the requested (or latest) committed height.
@@ -118,39 +179,47 @@ func sgtinURN(rd state.Reader, gtin, serial string) (string, error) {
 // gave, in any of the forms a pack is named by. It tells them apart by
 // their start: an EPC URN, a Digital Link (which a QR scanner may prefix
 // with a symbology identifier), or else a GS1 element string.
-func epcFromCode(rd state.Reader, code string) (string, error) {
+func epcFromCode(rd state.Reader, code string) (scannedCode, error) {
 	s := strings.TrimSpace(code)
 	if len(s) > 3 && s[0] == ']' && isLink(s[3:]) {
 		s = s[3:]
 	}
+	var sc scannedCode
+	var err error
 	switch {
 	case hasPrefixFold(s, "urn:"):
 		e, err := gs1.ParseEPC(s)
 		if err != nil {
-			return "", medledger.Errorf(medledger.KindInvalid, "%v", err)
+			return sc, medledger.Errorf(medledger.KindInvalid, "%v", err)
 		}
-		return e.String(), nil
+		sc.EPC = e.String()
 	case isLink(s):
 		dl, err := gs1.ParseDigitalLink(s)
 		if err != nil {
-			return "", medledger.Errorf(medledger.KindInvalid, "%v", err)
+			return sc, medledger.Errorf(medledger.KindInvalid, "%v", err)
 		}
 		if dl.SSCC != "" {
-			return sscc(rd, dl.SSCC)
+			sc.EPC, err = sscc(rd, dl.SSCC)
+			return sc, err
 		}
 		if dl.Serial == "" {
-			return "", medledger.Errorf(medledger.KindInvalid, "this Digital Link names a product (GTIN %s) but no serial (21), so it does not identify one pack", dl.GTIN)
+			return sc, medledger.Errorf(medledger.KindInvalid, "this Digital Link names a product (GTIN %s) but no serial (21), so it does not identify one pack", dl.GTIN)
 		}
-		return sgtinURN(rd, dl.GTIN, dl.Serial)
+		sc.Lot, sc.Expiry = dl.Lot, dl.Expiry
+		sc.EPC, err = sgtinURN(rd, dl.GTIN, dl.Serial)
+	default:
+		es, perr := gs1.ParseElementString(s)
+		if perr != nil {
+			return sc, medledger.Errorf(medledger.KindInvalid, "%v", perr)
+		}
+		if es.SSCC != "" {
+			sc.EPC, err = sscc(rd, es.SSCC)
+			return sc, err
+		}
+		sc.Lot, sc.Expiry = es.Lot, es.Expiry
+		sc.EPC, err = sgtinURN(rd, es.GTIN, es.Serial)
 	}
-	es, err := gs1.ParseElementString(s)
-	if err != nil {
-		return "", medledger.Errorf(medledger.KindInvalid, "%v", err)
-	}
-	if es.SSCC != "" {
-		return sscc(rd, es.SSCC)
-	}
-	return sgtinURN(rd, es.GTIN, es.Serial)
+	return sc, err
 }
 
 func hasPrefixFold(s, prefix string) bool {
@@ -174,21 +243,21 @@ func (s *Server) verifyPack(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var epc string
+	var sc scannedCode
 	if code := r.URL.Query().Get("code"); code != "" {
-		epc, err = epcFromCode(rd, code)
+		sc, err = epcFromCode(rd, code)
 	} else {
-		epc, err = epcFromQuery(r, rd)
+		sc.EPC, err = epcFromQuery(r, rd)
 	}
 	if err != nil {
 		return err
 	}
 	now := s.blockTime(r.Context(), h)
-	v, err := supply.Verify(rd, epc, now.Unix())
+	v, err := supply.Verify(rd, sc.EPC, now.Unix())
 	if err != nil {
 		return err
 	}
-	resp := VerifyResponse{Height: h, Time: now.UTC(), Verification: v}
+	resp := VerifyResponse{Height: h, Time: now.UTC(), Verification: v, Label: checkLabel(sc, v, now)}
 	if prove, _ := strconv.ParseBool(r.URL.Query().Get("prove")); prove {
 		for _, k := range v.Keys {
 			val, proof, err := s.state.Prove(k, h)

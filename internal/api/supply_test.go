@@ -3,6 +3,7 @@ package api
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"medledger"
 	"medledger/internal/supply"
@@ -44,8 +45,19 @@ func TestEPCFromCode(t *testing.T) {
 		{"https://id.gs1.org/00/106141412345678908", "urn:epc:id:sscc:0614141.1234567890"},
 	} {
 		got, err := epcFromCode(rd, c.code)
-		if err != nil || got != c.want {
-			t.Errorf("epcFromCode(%q) = %q, %v; want %q", c.code, got, err, c.want)
+		if err != nil || got.EPC != c.want {
+			t.Errorf("epcFromCode(%q) = %q, %v; want %q", c.code, got.EPC, err, c.want)
+		}
+	}
+	// The lot and expiry a code prints come along, to check the label.
+	for code, want := range map[string]scannedCode{
+		"]d20109506000134352" + "21ABC123\x1d17271231" + "10L1":          {pack, "L1", "271231"},
+		"https://id.gs1.org/01/09506000134352/10/L1/21/ABC123?17=271231": {pack, "L1", "271231"},
+		"(01)09506000134352(21)ABC123":                                   {pack, "", ""},
+		pack:                                                             {pack, "", ""},
+	} {
+		if got, err := epcFromCode(rd, code); err != nil || got != want {
+			t.Errorf("epcFromCode(%q) = %+v, %v; want %+v", code, got, err, want)
 		}
 	}
 	for _, c := range []struct{ code, want string }{
@@ -62,5 +74,38 @@ func TestEPCFromCode(t *testing.T) {
 		if medledger.KindOf(err) != medledger.KindInvalid || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("epcFromCode(%q): %v (kind %v), want an invalid-input error containing %q", c.code, err, medledger.KindOf(err), c.want)
 		}
+	}
+}
+
+// A label whose lot or expiry differs from the ledger's is caught; an
+// expiry of day 00 (the month's end) matches any day of its month.
+func TestCheckLabel(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	v := &supply.Verification{Lot: &supply.Lot{Lot: "L1", Expiry: "2027-12-31"}}
+	for _, c := range []struct {
+		sc      scannedCode
+		matches bool
+		detail  string
+	}{
+		{scannedCode{Lot: "L1", Expiry: "271231"}, true, ""},
+		{scannedCode{Lot: "L1"}, true, ""},
+		{scannedCode{Expiry: "271200"}, true, ""},
+		{scannedCode{Lot: "L9", Expiry: "271231"}, false, "the label says lot L9, the ledger lot L1"},
+		{scannedCode{Lot: "L1", Expiry: "281231"}, false, "the label says expiry 2028-12-31, the ledger 2027-12-31"},
+		{scannedCode{Lot: "L2", Expiry: "271100"}, false, "lot L2, the ledger lot L1; the label says expiry 2027-11-30"},
+	} {
+		got := checkLabel(c.sc, v, now)
+		if got == nil || got.Matches != c.matches || !strings.Contains(got.Detail, c.detail) || c.matches && got.Detail != "" {
+			t.Errorf("checkLabel(%+v) = %+v, want matches %v, detail %q", c.sc, got, c.matches, c.detail)
+		}
+	}
+	if got := checkLabel(scannedCode{EPC: "x"}, v, now); got != nil {
+		t.Errorf("no lot or expiry scanned: %+v", got)
+	}
+	if got := checkLabel(scannedCode{Lot: "L9"}, &supply.Verification{}, now); got == nil || !got.Matches || got.Lot != "L9" {
+		t.Errorf("nothing on the ledger to compare: %+v", got)
+	}
+	if got := checkLabel(scannedCode{Expiry: "271231"}, v, now); got.Expiry != "2027-12-31" {
+		t.Errorf("expiry as a date: %q", got.Expiry)
 	}
 }

@@ -109,6 +109,9 @@ func TestVerifyCodeOverHTTP(t *testing.T) {
 			t.Errorf("code %q: %d %v", code, status, v)
 		}
 	}
+	if status, v := get("(01)" + verifyGTIN + "(21)A1(10)L2"); status != 200 || fmt.Sprint(v["label"]) != "map[detail:the label says lot L2, the ledger lot L1 lot:L2 matches:false]" {
+		t.Errorf("relabelled pack: %d %v", status, v["label"])
+	}
 	if status, v := get("(01)" + verifyGTIN + "(21)B1"); status != 200 || v["suspect"] != true || !strings.Contains(fmt.Sprint(v["flags"]), "recalled") {
 		t.Errorf("recalled pack: %d %v", status, v)
 	}
@@ -284,6 +287,17 @@ func TestVerifyPageInChromium(t *testing.T) {
 	}
 	checkGood("by scanned element string", r)
 
+	if !strings.Contains(r.Product, "lot L1, expiry "+expiry+" — matches the ledger") {
+		t.Errorf("by scanned element string: the label's lot and expiry are not shown as matching:\n%s", r.Product)
+	}
+
+	// A genuine serial on a label whose lot differs from the ledger's: red.
+	r = verify("relabelled", "(01)"+verifyGTIN+"(21)A3(10)L2", true)
+	run("screenshot", shot("relabelled"))
+	if r.Verdict != "bad" || !strings.Contains(r.Reasons, "Label does not match the ledger") || !strings.Contains(r.Reasons, "The label says lot L2, the ledger lot L1.") {
+		t.Errorf("relabelled pack: %q, reasons %q", r.Verdict, r.Reasons)
+	}
+
 	// A recalled pack: red, with the reason.
 	r = verify("recalled", "(01)"+verifyGTIN+"(21)B1", true)
 	run("screenshot", shot("recalled"))
@@ -312,7 +326,7 @@ func TestVerifyPageInChromium(t *testing.T) {
 	// A malformed code: a sentence saying what is wrong, no result.
 	r = verify("malformed", "(01)09506000134353(21)A1", true)
 	run("screenshot", shot("malformed"))
-	if !strings.Contains(r.Error, "not a pack code that can be read") || !strings.Contains(r.Error, "check digit is 3, want 2") ||
+	if !strings.Contains(r.Error, "not a pack code that can be read") || !strings.Contains(r.Error, "GTIN 09506000134353: its check digit is 3 but should be 2") ||
 		strings.Contains(r.Error, "gs1:") || !r.Invalid || !r.ResultHidden {
 		t.Errorf("malformed code: error %q, invalid %v, result hidden %v", r.Error, r.Invalid, r.ResultHidden)
 	}

@@ -60,7 +60,11 @@
   // to be dispensed) or bad (red), with a title and the reasons.
   function verdict(v) {
     const reasons = (v.flags || []).map((f) => ({ title: REASONS[f.code] || words(f.code), detail: f.detail }));
-    if (v.suspect || v.status === 'unknown' || !v.authentic) {
+    const mislabelled = v.label && !v.label.matches;
+    if (mislabelled) {
+      reasons.push({ title: 'Label does not match the ledger — possible relabelled or counterfeit pack', detail: ml.sentence(v.label.detail) });
+    }
+    if (v.suspect || mislabelled || v.status === 'unknown' || !v.authentic) {
       if (!reasons.length) reasons.push({ title: 'Not shown to be genuine', detail: 'The ledger does not confirm this pack.' });
       return { kind: 'bad', icon: '✕', title: 'Do not dispense', reasons };
     }
@@ -148,6 +152,10 @@
     const expired = (v.flags || []).some((f) => f.code === 'expired');
     fact(product, 'Expiry', v.expiry && v.expiry + (expired ? ' (expired)' : ''));
     fact(product, 'Identifier', code(v.epc));
+    if (v.label) {
+      const printed = [v.label.lot && 'lot ' + v.label.lot, v.label.expiry && 'expiry ' + v.label.expiry].filter(Boolean).join(', ');
+      fact(product, 'On the label', printed + (v.label.matches ? ' — matches the ledger' : ' — does not match the ledger'));
+    }
 
     const custody = $('custody');
     custody.replaceChildren();
@@ -182,7 +190,8 @@
   function readError(e) {
     if (e instanceof ml.NodeError && (e.status === 400 || e.status === 422)) {
       let detail = (e.problem && e.problem.detail) || '';
-      detail = detail.replace(/^gs1: /, '').replace(/^element string: /, '');
+      detail = detail.replace(/^gs1: /, '').replace(/^element string: /, '')
+        .replace(/: check digit is (\d), want (\d)$/, ': its check digit is $1 but should be $2, so a digit was misread or mistyped');
       return 'This is not a pack code that can be read. ' + ml.sentence(detail) + ' Check the code and scan it again, or type the identifier printed on the pack.';
     }
     return e && e.message ? e.message : String(e);
@@ -213,6 +222,7 @@
         const r = await api('/v1/supply/verify?code=' + encodeURIComponent(text));
         render(r);
         say('');
+        ml.refreshNode();
         document.body.dataset.state = 'done';
       } catch (e) {
         if (e instanceof ml.NodeError && (e.status === 400 || e.status === 422)) invalid(input, true);
