@@ -185,7 +185,6 @@ func epcFromCode(rd state.Reader, code string) (scannedCode, error) {
 		s = s[3:]
 	}
 	var sc scannedCode
-	var err error
 	switch {
 	case hasPrefixFold(s, "urn:"):
 		e, err := gs1.ParseEPC(s)
@@ -193,6 +192,7 @@ func epcFromCode(rd state.Reader, code string) (scannedCode, error) {
 			return sc, medledger.Errorf(medledger.KindInvalid, "%v", err)
 		}
 		sc.EPC = e.String()
+		return sc, nil
 	case isLink(s):
 		dl, err := gs1.ParseDigitalLink(s)
 		if err != nil {
@@ -207,18 +207,18 @@ func epcFromCode(rd state.Reader, code string) (scannedCode, error) {
 		}
 		sc.Lot, sc.Expiry = dl.Lot, dl.Expiry
 		sc.EPC, err = sgtinURN(rd, dl.GTIN, dl.Serial)
-	default:
-		es, perr := gs1.ParseElementString(s)
-		if perr != nil {
-			return sc, medledger.Errorf(medledger.KindInvalid, "%v", perr)
-		}
-		if es.SSCC != "" {
-			sc.EPC, err = sscc(rd, es.SSCC)
-			return sc, err
-		}
-		sc.Lot, sc.Expiry = es.Lot, es.Expiry
-		sc.EPC, err = sgtinURN(rd, es.GTIN, es.Serial)
+		return sc, err
 	}
+	es, err := gs1.ParseElementString(s)
+	if err != nil {
+		return sc, medledger.Errorf(medledger.KindInvalid, "%v", err)
+	}
+	if es.SSCC != "" {
+		sc.EPC, err = sscc(rd, es.SSCC)
+		return sc, err
+	}
+	sc.Lot, sc.Expiry = es.Lot, es.Expiry
+	sc.EPC, err = sgtinURN(rd, es.GTIN, es.Serial)
 	return sc, err
 }
 
