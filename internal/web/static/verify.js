@@ -59,7 +59,7 @@
   // verdict judges a verification: ok (green), wait (genuine but not yet
   // to be dispensed) or bad (red), with a title and the reasons.
   function verdict(v) {
-    const reasons = (v.flags || []).map((f) => ({ title: REASONS[f.code] || words(f.code), detail: f.detail }));
+    const reasons = (v.flags || []).map((f) => ({ title: REASONS[f.code] || words(f.code), detail: ml.sentence(f.detail) }));
     const mislabelled = v.label && !v.label.matches;
     if (mislabelled) {
       reasons.push({ title: 'Label does not match the ledger — possible relabelled or counterfeit pack', detail: ml.sentence(v.label.detail) });
@@ -197,7 +197,30 @@
     return e && e.message ? e.message : String(e);
   }
 
+  // One verification runs at a time; a scan made while one is under way
+  // waits for it, then runs (the last such scan only).
+  let running = false;
+  let queued = null;
+
   async function verify(text, push) {
+    if (running) {
+      queued = [text, push];
+      return;
+    }
+    running = true;
+    try {
+      await verifyNow(text, push);
+    } finally {
+      running = false;
+    }
+    if (queued) {
+      const [t, p] = queued;
+      queued = null;
+      verify(t, p);
+    }
+  }
+
+  async function verifyNow(text, push) {
     const input = $('code');
     const button = $('verify-btn');
     const result = $('result');
