@@ -330,6 +330,29 @@ func TestVerifyPageInChromium(t *testing.T) {
 		strings.Contains(r.Error, "gs1:") || !r.Invalid || !r.ResultHidden {
 		t.Errorf("malformed code: error %q, invalid %v, result hidden %v", r.Error, r.Invalid, r.ResultHidden)
 	}
+	// Back returns to the previous verification, and verifies it again.
+	run("back", chromedp.Evaluate(`document.body.dataset.state = ''; history.back()`, nil),
+		chromedp.WaitVisible(`body[data-state="done"], body[data-state="error"]`, chromedp.ByQuery))
+	if r := read("back"); r.Value != "(01)"+verifyGTIN+"(21)FAKE99" || r.Verdict != "bad" || r.Error != "" || r.Invalid {
+		t.Errorf("after going back: field %q, verdict %q, error %q", r.Value, r.Verdict, r.Error)
+	}
+
+	// Two scans in quick succession: the second waits for the first, and
+	// its answer is the one shown.
+	run("two scans", chromedp.Evaluate(`(() => {
+			const f = document.getElementById('verify-form'), c = document.getElementById('code');
+			document.body.dataset.state = '';
+			c.value = '`+verifyUnit("A1")+`'; f.requestSubmit();
+			c.value = '(01)`+verifyGTIN+`(21)B1'; f.requestSubmit();
+		})()`, nil),
+		chromedp.WaitVisible(`#result[data-verdict="bad"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`body[data-state="done"]`, chromedp.ByQuery))
+	var button string
+	run("the button after two scans", chromedp.Text("#verify-btn", &button, chromedp.ByID))
+	if r := read("two scans"); !strings.Contains(r.Reasons, "Recalled") || !strings.Contains(r.Product, "B1") || r.Value != "(01)"+verifyGTIN+"(21)B1" || button != "Verify" {
+		t.Errorf("after two scans: reasons %q, product %q, field %q, button %q", r.Reasons, r.Product, r.Value, button)
+	}
+
 	r = verify("unknown AI", "]d201"+verifyGTIN+"99X", true)
 	if !strings.Contains(r.Error, "unknown or not supported") {
 		t.Errorf("unknown AI: error %q", r.Error)
