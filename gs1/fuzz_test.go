@@ -1,6 +1,7 @@
 package gs1_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -130,6 +131,59 @@ func FuzzParseEPC(f *testing.F) {
 			if err != nil || gtin2 != gtin || lot2 != lot || n2 != n {
 				t.Fatalf("%q -> %q -> %s %q %d, %v", s, out, gtin2, lot2, n2, err)
 			}
+		}
+	})
+}
+
+// FuzzParseElementString checks that parsing never panics, that whatever
+// parses names a pack or a logistic unit with valid identifiers, and that
+// its raw form (and its human-readable form, when no value holds a
+// parenthesis) parses back to the same elements.
+func FuzzParseElementString(f *testing.F) {
+	for _, s := range []string{
+		"(01)09506000134352(21)ABC123(17)271231(10)L1",
+		"]d20109506000134352" + "21ABC123\x1d1727123110L1",
+		"]Q3\x1d0109506000134352" + "10L{GS}21S[FNC1]17280200",
+		"(00)106141412345678908(30)12",
+		"(01)09506000134352(21)A(B)1",
+		"]d20109506000134352" + "21X9\x1d71012345678\x1d10B-7\x1d17280200",
+		"(01)09506000134352(21)S(21)T",
+		"]d1",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := gs1.ParseElementString(s)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "gs1: ") {
+				t.Fatalf("error without the package prefix: %v", err)
+			}
+			return
+		}
+		if e.SSCC != "" {
+			if gs1.ValidateSSCC(e.SSCC) != nil || e.GTIN != "" || e.Serial != "" {
+				t.Fatalf("%q: bad SSCC %+v", s, e)
+			}
+		} else if len(e.GTIN) != 14 || gs1.ValidateGTIN(e.GTIN) != nil || gs1.ValidateSerial(e.Serial) != nil {
+			t.Fatalf("%q: bad pack %+v", s, e)
+		}
+		if e.Lot != "" && gs1.ValidateLot(e.Lot) != nil {
+			t.Fatalf("%q: bad lot %q", s, e.Lot)
+		}
+		same := func(form, out string) {
+			e2, err := gs1.ParseElementString(out)
+			if err != nil {
+				t.Fatalf("%q -> %s %q: %v", s, form, out, err)
+			}
+			e2.SymbologyID = e.SymbologyID
+			if !reflect.DeepEqual(e2, e) {
+				t.Fatalf("%q -> %+v -> %s %q -> %+v", s, e, form, out, e2)
+			}
+		}
+		same("data", e.Data())
+		same("data with symbology identifier", "]d2"+e.Data())
+		if !strings.Contains(e.Data(), "(") {
+			same("human-readable", e.String())
 		}
 	})
 }

@@ -1,7 +1,8 @@
 // Package gs1 validates, parses and formats the GS1 identifiers that the
 // pharma supply chain module records: GTIN, SSCC and GLN with their check
 // digits, serial and lot numbers, expiry dates, EPC pure-identity URNs (EPC
-// Tag Data Standard) and GS1 Digital Link URIs.
+// Tag Data Standard), GS1 Digital Link URIs, and GS1 element strings as a
+// DataMatrix or QR scanner types them.
 //
 // The deterministic state machine imports this package, so it uses the
 // standard library only and never reads a clock, the environment, the

@@ -41,7 +41,7 @@ func TestPureImports(t *testing.T) {
 			return true
 		})
 	}
-	if checked != 3 {
-		t.Fatalf("checked %d files, want gs1.go, epc.go and digitallink.go", checked)
+	if checked != 4 {
+		t.Fatalf("checked %d files, want gs1.go, epc.go, digitallink.go and elementstring.go", checked)
 	}
 }

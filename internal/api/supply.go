@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"medledger"
@@ -21,10 +22,13 @@ var pGTIN = param{Name: "gtin", In: "path", Type: "string", Required: true, Desc
 func (s *Server) supplyRoutes() []route {
 	return []route{
 		{Method: "GET", Path: "/v1/supply/verify", ID: "verifyPack", Tag: "supply", Summary: "Verify a pack: authenticity, status, custody, expiry, recall, excursions and its custody trail",
-			Params: []param{{Name: "sgtin", In: "query", Type: "string", Desc: "SGTIN EPC URN, e.g. urn:epc:id:sgtin:0614141.812345.6789."},
+			Params: []param{{Name: "code", In: "query", Type: "string", Desc: "What a scanner read or a person typed: an SGTIN or SSCC EPC URN, a GS1 Digital Link, " +
+				"or a GS1 element string as a DataMatrix or QR scanner types it (symbology identifier such as ]d2, ASCII 29 GS after each variable-length value) " +
+				"or as printed under the symbol: (01)09506000134352(21)ABC123(17)271231(10)L1."},
+				{Name: "sgtin", In: "query", Type: "string", Desc: "SGTIN EPC URN, e.g. urn:epc:id:sgtin:0614141.812345.6789."},
 				{Name: "link", In: "query", Type: "string", Desc: "GS1 Digital Link, e.g. https://id.gs1.org/01/09506000134352/21/ABC123."},
 				{Name: "epc", In: "query", Type: "string", Desc: "Any EPC URN (SGTIN or SSCC)."}, pProve, pHeight},
-			Responses: map[int]string{200: "The verification. An identifier never commissioned answers status unknown, suspect.", 400: "No identifier given.", 422: "The identifier is malformed."},
+			Responses: map[int]string{200: "The verification. An identifier never commissioned answers status unknown, suspect.", 400: "No identifier given.", 422: "The identifier is malformed; the detail says why."},
 			Schema:    "VerifyResponse", handle: (*Server).verifyPack},
 		{Method: "GET", Path: "/v1/supply/products", ID: "listProducts", Tag: "supply", Summary: "Registered products, or those one organisation owns",
 			Params:    []param{{Name: "owner", In: "query", Type: "string", Desc: "Only this organisation's products."}},
@@ -46,7 +50,68 @@ type VerifyResponse struct {
 	// Time is the block time the answer was judged at (expiry).
 	Time time.Time `json:"time"`
 	*supply.Verification
+	// Label compares what a code (the code parameter) printed besides the
+	// pack's identity, its lot and expiry, with the ledger's; absent when
+	// the code carried neither.
+	Label  *LabelCheck             `json:"label,omitempty"`
 	Proofs []*medledger.StateProof `json:"proofs,omitempty"`
+}
+
+// LabelCheck is what a pack's symbol says of its lot and expiry, against
+// the ledger. A genuine serial on a label whose lot or expiry differs from
+// the ledger's is a relabelled or counterfeit pack.
+type LabelCheck struct {
+	Lot    string `json:"lot,omitempty"`    // AI 10 as scanned
+	Expiry string `json:"expiry,omitempty"` // AI 17 as scanned, as a date YYYY-MM-DD
+	// Matches is false when the ledger knows the pack's lot and the
+	// label's lot or expiry differs from it.
+	Matches bool   `json:"matches"`
+	Detail  string `json:"detail,omitempty"` // what differs
+}
+
+// scannedCode is what the code parameter names: the pack, and the lot
+// and expiry (YYMMDD) its symbol printed, if any.
+type scannedCode struct {
+	EPC, Lot, Expiry string
+}
+
+// checkLabel compares a scanned lot and expiry with the ledger's answer.
+// An expiry of day 00 means the month's end, so only its year and month
+// are compared; the century is that nearest to the year of now.
+func checkLabel(sc scannedCode, v *supply.Verification, now time.Time) *LabelCheck {
+	if sc.Lot == "" && sc.Expiry == "" {
+		return nil
+	}
+	lc := &LabelCheck{Lot: sc.Lot, Matches: true}
+	var exp gs1.Date
+	if sc.Expiry != "" {
+		d, err := gs1.ParseYYMMDD(sc.Expiry, now.UTC().Year())
+		if err != nil {
+			return nil // checked by the parser already
+		}
+		exp, lc.Expiry = d, d.String()
+	}
+	if v.Lot == nil {
+		return lc // nothing known to compare with
+	}
+	var diffs []string
+	if sc.Lot != "" && sc.Lot != v.Lot.Lot {
+		diffs = append(diffs, "the label says lot "+sc.Lot+", the ledger lot "+v.Lot.Lot)
+	}
+	if sc.Expiry != "" {
+		want := v.Lot.Expiry
+		got := lc.Expiry
+		if strings.HasSuffix(sc.Expiry, "00") && len(want) >= 7 {
+			want, got = want[:7], got[:7]
+		}
+		if got != want {
+			diffs = append(diffs, "the label says expiry "+exp.String()+", the ledger "+v.Lot.Expiry)
+		}
+	}
+	if len(diffs) > 0 {
+		lc.Matches, lc.Detail = false, strings.Join(diffs, "; ")
+	}
+	return lc
 }
 
 // readAt returns a reader at the requested (or latest) committed height.
@@ -92,18 +157,76 @@ func epcFromQuery(r *http.Request, rd state.Reader) (string, error) {
 		if dl.Serial == "" {
 			return "", medledger.Errorf(medledger.KindInvalid, "link: a pack is verified by its serial (AI 21); this link names only a product")
 		}
-		// The URN splits the GTIN at the company prefix, which the
-		// product records; an unregistered GTIN gets the common 7.
-		prefix := 7
-		if p, err := supply.GetProduct(rd, dl.GTIN); err != nil {
-			return "", err
-		} else if p != nil {
-			prefix = len(p.CompanyPrefix)
-		}
-		return gs1.SGTIN{GTIN: dl.GTIN, Serial: dl.Serial}.URN(prefix)
+		return sgtinURN(rd, dl.GTIN, dl.Serial)
 	}
-	return "", medledger.Errorf(medledger.KindMalformed, "give sgtin, link or epc")
+	return "", medledger.Errorf(medledger.KindMalformed, "give code, sgtin, link or epc")
 }
+
+// sgtinURN returns the SGTIN URN of a pack. The URN splits the GTIN at the
+// company prefix, which the product records; an unregistered GTIN gets the
+// common 7.
+func sgtinURN(rd state.Reader, gtin, serial string) (string, error) {
+	prefix := 7
+	if p, err := supply.GetProduct(rd, gtin); err != nil {
+		return "", err
+	} else if p != nil {
+		prefix = len(p.CompanyPrefix)
+	}
+	return gs1.SGTIN{GTIN: gtin, Serial: serial}.URN(prefix)
+}
+
+// epcFromCode reads the code parameter: whatever a scanner or a person
+// gave, in any of the forms a pack is named by. It tells them apart by
+// their start: an EPC URN, a Digital Link (which a QR scanner may prefix
+// with a symbology identifier), or else a GS1 element string.
+func epcFromCode(rd state.Reader, code string) (scannedCode, error) {
+	s := strings.TrimSpace(code)
+	if len(s) > 3 && s[0] == ']' && isLink(s[3:]) {
+		s = s[3:]
+	}
+	var sc scannedCode
+	switch {
+	case hasPrefixFold(s, "urn:"):
+		e, err := gs1.ParseEPC(s)
+		if err != nil {
+			return sc, medledger.Errorf(medledger.KindInvalid, "%v", err)
+		}
+		sc.EPC = e.String()
+		return sc, nil
+	case isLink(s):
+		dl, err := gs1.ParseDigitalLink(s)
+		if err != nil {
+			return sc, medledger.Errorf(medledger.KindInvalid, "%v", err)
+		}
+		if dl.SSCC != "" {
+			sc.EPC, err = sscc(rd, dl.SSCC)
+			return sc, err
+		}
+		if dl.Serial == "" {
+			return sc, medledger.Errorf(medledger.KindInvalid, "this Digital Link names a product (GTIN %s) but no serial (21), so it does not identify one pack", dl.GTIN)
+		}
+		sc.Lot, sc.Expiry = dl.Lot, dl.Expiry
+		sc.EPC, err = sgtinURN(rd, dl.GTIN, dl.Serial)
+		return sc, err
+	}
+	es, err := gs1.ParseElementString(s)
+	if err != nil {
+		return sc, medledger.Errorf(medledger.KindInvalid, "%v", err)
+	}
+	if es.SSCC != "" {
+		sc.EPC, err = sscc(rd, es.SSCC)
+		return sc, err
+	}
+	sc.Lot, sc.Expiry = es.Lot, es.Expiry
+	sc.EPC, err = sgtinURN(rd, es.GTIN, es.Serial)
+	return sc, err
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+func isLink(s string) bool { return hasPrefixFold(s, "http://") || hasPrefixFold(s, "https://") }
 
 func sscc(rd state.Reader, code string) (string, error) {
 	prefix := 7
@@ -120,16 +243,21 @@ func (s *Server) verifyPack(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	epc, err := epcFromQuery(r, rd)
+	var sc scannedCode
+	if code := r.URL.Query().Get("code"); code != "" {
+		sc, err = epcFromCode(rd, code)
+	} else {
+		sc.EPC, err = epcFromQuery(r, rd)
+	}
 	if err != nil {
 		return err
 	}
 	now := s.blockTime(r.Context(), h)
-	v, err := supply.Verify(rd, epc, now.Unix())
+	v, err := supply.Verify(rd, sc.EPC, now.Unix())
 	if err != nil {
 		return err
 	}
-	resp := VerifyResponse{Height: h, Time: now.UTC(), Verification: v}
+	resp := VerifyResponse{Height: h, Time: now.UTC(), Verification: v, Label: checkLabel(sc, v, now)}
 	if prove, _ := strconv.ParseBool(r.URL.Query().Get("prove")); prove {
 		for _, k := range v.Keys {
 			val, proof, err := s.state.Prove(k, h)

@@ -84,6 +84,7 @@ type page struct {
 var pages = []page{
 	{Path: "/", Template: "index.html", Title: "Your account", Module: true,
 		Scripts: []string{"portal.js", "records.js", "grants.js", "accesslog.js", "delegates.js", "clinician.js"}},
+	{Path: "/verify", Template: "verify.html", Title: "Verify a pack", Scripts: []string{"verify.js"}},
 }
 
 // pageData is what a page's template sees.
