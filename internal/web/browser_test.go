@@ -564,26 +564,60 @@ func TestPortalInChromium(t *testing.T) {
 	t.Logf("%d requests checked for private keys", len(reqs))
 }
 
-// checkAccessible checks what can be checked without a full audit: every
-// visible form control has a label, the landmarks are there, and every
-// button has a name.
+// checkAccessible checks what can be checked without a full audit, on what
+// the page shows: every form control has a label and every button and link
+// a name; ids are unique and the ids that labels and descriptions point to
+// exist; headings do not skip a level; no positive tabindex reorders the
+// keyboard's path; images have alt text; the landmarks are there.
 func checkAccessible(t *testing.T, ctx context.Context) {
 	t.Helper()
 	var problems []string
 	err := chromedp.Run(ctx, chromedp.Evaluate(`(() => {
 		const out = [];
+		const shown = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
 		for (const el of document.querySelectorAll('input, select, textarea')) {
-			if (el.type === 'hidden') continue;
-			const named = (el.id && document.querySelector('label[for="' + el.id + '"]')) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+			if (el.type === 'hidden' || !shown(el)) continue;
+			const named = (el.id && document.querySelector('label[for="' + el.id + '"]')) || el.closest('label') || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
 			if (!named) out.push('control without a label: ' + (el.id || el.name));
 		}
-		for (const el of document.querySelectorAll('button')) {
-			if (!el.textContent.trim() && !el.getAttribute('aria-label')) out.push('button without a name: ' + el.id);
+		for (const el of document.querySelectorAll('button, a[href]')) {
+			if (!shown(el)) continue;
+			if (!el.textContent.trim() && !el.getAttribute('aria-label') && !el.getAttribute('title')) out.push(el.tagName.toLowerCase() + ' without a name: ' + (el.id || el.getAttribute('href')));
 		}
+		const ids = {};
+		for (const el of document.querySelectorAll('[id]')) {
+			if (ids[el.id]) out.push('duplicate id: ' + el.id);
+			ids[el.id] = true;
+		}
+		for (const attr of ['aria-labelledby', 'aria-describedby', 'aria-controls']) {
+			for (const el of document.querySelectorAll('[' + attr + ']')) {
+				for (const ref of el.getAttribute(attr).split(/\s+/).filter(Boolean)) {
+					if (!document.getElementById(ref)) out.push(attr + ' of ' + (el.id || el.tagName.toLowerCase()) + ' points to no element: ' + ref);
+				}
+			}
+		}
+		for (const el of document.querySelectorAll('label[for]')) {
+			if (!document.getElementById(el.htmlFor)) out.push('label for a missing control: ' + el.htmlFor);
+		}
+		for (const el of document.querySelectorAll('[tabindex]')) {
+			if (el.tabIndex > 0) out.push('positive tabindex on ' + (el.id || el.tagName.toLowerCase()));
+		}
+		for (const el of document.querySelectorAll('img')) {
+			if (!el.hasAttribute('alt')) out.push('image without alt: ' + el.src);
+		}
+		let last = 0;
+		for (const h of document.querySelectorAll('h1, h2, h3, h4, h5, h6')) {
+			if (!shown(h)) continue;
+			const level = Number(h.tagName[1]);
+			if (last && level > last + 1) out.push('heading skips from h' + last + ' to h' + level + ': ' + h.textContent.trim().slice(0, 40));
+			last = level;
+		}
+		if (document.querySelectorAll('h1').length !== 1) out.push(document.querySelectorAll('h1').length + ' h1 elements');
 		for (const sel of ['header', 'nav', 'main', 'footer', 'h1']) {
 			if (!document.querySelector(sel)) out.push('missing ' + sel);
 		}
 		if (!document.documentElement.lang) out.push('no lang on html');
+		if (!document.title.trim()) out.push('no title');
 		return out;
 	})()`, &problems))
 	if err != nil {
