@@ -48,9 +48,10 @@ var allowed = map[string][]string{
 
 	// The web portal imports no medledger package: it serves embedded
 	// files. Its crypto module, built for js/wasm, runs in the browser on
-	// the SDK's key code and the identity messages it signs.
+	// the SDK's key code and the messages it signs: identity's, consent's,
+	// records' (anchors, erasures) and audit's (reads).
 	"internal/web":      {},
-	"internal/web/wasm": {"medledger", "seal", "client/account", "internal/identity", "internal/audit"},
+	"internal/web/wasm": {"medledger", "seal", "client/account", "internal/identity", "internal/consent", "internal/records", "internal/audit"},
 
 	// The light client: the one part of CometBFT the SDK imports.
 	"internal/cometbft/light": {"medledger"},
