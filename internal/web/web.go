@@ -72,6 +72,7 @@ type page struct {
 var pages = []page{
 	{Path: "/", Template: "index.html", Title: "Your account", Module: true,
 		Scripts: []string{"portal.js", "records.js", "grants.js", "accesslog.js"}},
+	{Path: "/network", Template: "network.html", Title: "Network", Module: true, Scripts: []string{"network.js"}},
 }
 
 // pageData is what a page's template sees.
