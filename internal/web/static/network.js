@@ -56,7 +56,13 @@
   function fill(tbody, key, rows) {
     if (tbody.dataset.key === key) return false;
     tbody.dataset.key = key;
+    // Keep the keyboard focus on the same tx's button when its row is rebuilt.
+    const focused = tbody.contains(document.activeElement) ? document.activeElement.dataset.hash : '';
     tbody.replaceChildren(...rows);
+    if (focused && /^[0-9A-Fa-f]+$/.test(focused)) {
+      const again = tbody.querySelector('button[data-hash="' + focused + '"]');
+      if (again) again.focus();
+    }
     return true;
   }
 
@@ -266,7 +272,7 @@
       li.appendChild(word);
       const body = el('span', 'net-check-text');
       body.appendChild(el('span', 'net-check-what', c.check));
-      body.appendChild(el('span', 'net-check-detail', c.detail));
+      body.appendChild(el('span', 'net-check-detail', ml.sentence(c.detail)));
       li.appendChild(body);
       return li;
     }));
