@@ -13,16 +13,16 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 
 	"medledger"
 	"medledger/client"
 )
 
-// tamperProofs makes the browser's requests for tx proofs answer with a
-// lie, as a dishonest node would: the tx's result code changed and one
-// byte of its proven bytes flipped. It returns a function that stops it and
-// reports how many answers were changed.
-func tamperProofs(t *testing.T, b *browser) func() int {
+// tamper makes the browser's requests whose URL matches pattern answer
+// with a lie, as a dishonest node would: change edits the JSON answer. It
+// returns a function that stops it and reports how many answers changed.
+func tamper(t *testing.T, b *browser, pattern string, change func(map[string]any) error) func() int {
 	t.Helper()
 	var changed atomic.Int32
 	lctx, stop := context.WithCancel(b.ctx)
@@ -36,16 +36,12 @@ func tamperProofs(t *testing.T, b *browser) func() int {
 			ectx := cdp.WithExecutor(b.ctx, c.Target)
 			body, err := fetch.GetResponseBody(e.RequestID).Do(ectx)
 			if err == nil {
-				var st map[string]any
-				if err = json.Unmarshal(body, &st); err == nil {
-					st["code"] = 7 // the node says the tx failed
-					if p, ok := st["proof"].(map[string]any); ok {
-						raw, _ := base64.StdEncoding.DecodeString(p["tx"].(string))
-						raw[len(raw)/2] ^= 0x01
-						p["tx"] = base64.StdEncoding.EncodeToString(raw)
+				var v map[string]any
+				if err = json.Unmarshal(body, &v); err == nil {
+					if err = change(v); err == nil {
+						body, err = json.Marshal(v)
+						changed.Add(1)
 					}
-					body, err = json.Marshal(st)
-					changed.Add(1)
 				}
 			}
 			if err != nil {
@@ -59,13 +55,48 @@ func tamperProofs(t *testing.T, b *browser) func() int {
 			}
 		}()
 	})
-	b.run("intercept proofs", fetch.Enable().WithPatterns([]*fetch.RequestPattern{
-		{URLPattern: "*/v1/txs/*prove=true*", RequestStage: fetch.RequestStageResponse}}))
+	b.run("intercept "+pattern, fetch.Enable().WithPatterns([]*fetch.RequestPattern{{URLPattern: pattern, RequestStage: fetch.RequestStageResponse}}))
 	return func() int {
 		b.run("stop intercepting", fetch.Disable())
 		stop()
 		return int(changed.Load())
 	}
+}
+
+// lieAboutTx changes a tx's status as a lying node would: the result code
+// it reports, and one byte of the proven tx bytes.
+func lieAboutTx(st map[string]any) error {
+	st["code"] = 7 // the node says the tx failed
+	p, ok := st["proof"].(map[string]any)
+	if !ok {
+		return fmt.Errorf("no proof in %v", st)
+	}
+	raw, err := base64.StdEncoding.DecodeString(p["tx"].(string))
+	if err != nil {
+		return err
+	}
+	raw[len(raw)/2] ^= 0x01
+	p["tx"] = base64.StdEncoding.EncodeToString(raw)
+	return nil
+}
+
+// forgeSignature flips a bit of the first commit signature of a light
+// block, as a node forging a header would have to.
+func forgeSignature(lb map[string]any) error {
+	raw, err := base64.StdEncoding.DecodeString(lb["light_block"].(string))
+	if err != nil {
+		return err
+	}
+	var pb cmtproto.LightBlock
+	if err := pb.Unmarshal(raw); err != nil {
+		return err
+	}
+	pb.SignedHeader.Commit.Signatures[0].Signature[5] ^= 0x01
+	if raw, err = pb.Marshal(); err != nil {
+		return err
+	}
+	lb["light_block"] = base64.StdEncoding.EncodeToString(raw)
+	return nil
 }
 
 // checkLines returns the proof check lines the page shows: id → "Pass" or
@@ -218,7 +249,7 @@ func TestNetworkPageInChromium(t *testing.T) {
 		chromedp.Click(fmt.Sprintf(`#net-txs-body button[data-hash="%s"]`, hash), chromedp.ByQuery),
 		chromedp.WaitVisible(`#net-proof[data-state="pass"]`, chromedp.ByQuery), b.shot("proof-verified"))
 	lines := checkLines(b)
-	if len(lines) != 5 {
+	if len(lines) != 7 || !strings.Contains(lines["header"], "signed by validators") || !strings.Contains(lines["next-header"], "10 of 10 voting power") {
 		t.Errorf("%d check lines: %v", len(lines), lines)
 	}
 	for id, line := range lines {
@@ -267,7 +298,7 @@ func TestNetworkPageInChromium(t *testing.T) {
 	// A lying node: the proof's tx bytes and the result code it reports
 	// are changed in flight. The checks they break fail, visibly; the
 	// others still pass.
-	stop := tamperProofs(t, b)
+	stop := tamper(t, b, "*/v1/txs/*prove=true*", lieAboutTx)
 	b.run("check a tampered proof", clearInput("proof-hash"),
 		chromedp.SendKeys("#proof-hash", hash, chromedp.ByID), chromedp.Click("#proof-btn", chromedp.ByID),
 		chromedp.WaitVisible(`#net-proof[data-state="fail"]`, chromedp.ByQuery), b.shot("proof-tampered"))
@@ -275,14 +306,14 @@ func TestNetworkPageInChromium(t *testing.T) {
 		t.Errorf("%d proof answers tampered with, want 1", n)
 	}
 	lines = checkLines(b)
-	want := map[string]string{medledger.CheckTxHash: "Fail", medledger.CheckTxPlace: "Pass", medledger.CheckInclusion: "Fail",
+	want := map[string]string{"header": "Pass", "next-header": "Pass", medledger.CheckTxHash: "Fail", medledger.CheckTxPlace: "Pass", medledger.CheckInclusion: "Fail",
 		medledger.CheckResult: "Pass", medledger.CheckCode: "Fail"}
 	for id, w := range want {
 		if !strings.Contains(lines[id], w) {
 			t.Errorf("tampered proof, check %s: %q, want %s", id, lines[id], w)
 		}
 	}
-	if v := b.text("#proof-verdict"); !strings.Contains(v, "3 of 5 checks failed") {
+	if v := b.text("#proof-verdict"); !strings.Contains(v, "3 of 7 checks failed") {
 		t.Errorf("tampered verdict %q", v)
 	}
 	var failColour bool
@@ -291,6 +322,28 @@ func TestNetworkPageInChromium(t *testing.T) {
 		t.Error("the failed verdict is not styled apart")
 	}
 	checkAccessible(t, b.ctx)
+
+	// A node forging the header of the tx's block: its signature fails,
+	// and with it the verdict, though the proof matches the forged header.
+	stop = tamper(t, b, "*/v1/light/*", func(lb map[string]any) error {
+		if lb["height"] != float64(enrol.Height) {
+			return nil
+		}
+		return forgeSignature(lb)
+	})
+	b.run("check with a forged header", chromedp.Click("#proof-btn", chromedp.ByID),
+		chromedp.WaitVisible(`#net-proof[data-state="fail"]`, chromedp.ByQuery), b.shot("header-forged"))
+	if n := stop(); n != 2 {
+		t.Errorf("%d light block answers seen, want 2", n)
+	}
+	lines = checkLines(b)
+	if !strings.Contains(lines["header"], "Fail") || !strings.Contains(lines["header"], "signature does not verify") ||
+		!strings.Contains(lines["next-header"], "Pass") || !strings.Contains(lines[medledger.CheckInclusion], "Pass") {
+		t.Errorf("forged header: %v", lines)
+	}
+	if v := b.text("#proof-verdict"); !strings.Contains(v, "1 of 7 checks failed") {
+		t.Errorf("forged header verdict %q", v)
+	}
 
 	// Without interception the same tx verifies again.
 	b.run("check again", chromedp.Click("#proof-btn", chromedp.ByID),

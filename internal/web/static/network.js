@@ -247,16 +247,37 @@
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-  // header fetches the header of block h, waiting a few seconds for a block
-  // that is not committed yet (the one after a tx's block, right after it).
-  async function header(h) {
+  // waitGet fetches path, waiting a few seconds for a block that is not
+  // committed yet (the one after a tx's block, right after it).
+  async function waitGet(path) {
     for (let i = 0; ; i++) {
       try {
-        return (await api('/v1/headers/' + h)).body;
+        return (await api(path)).body;
       } catch (e) {
         if (e.status !== 404 || i >= 20) throw e;
         await sleep(300);
       }
+    }
+  }
+
+  // verifiedHeader checks block h's light block in the crypto module: the
+  // header's hash, its validator set, and the signatures of more than two
+  // thirds of that set's voting power. It returns the check's line and the
+  // header it verified (null if it failed).
+  async function verifiedHeader(chainID, h, which) {
+    const line = { id: which, check: 'The header of ' + (which === 'header' ? 'the tx\'s block' : 'the next block') +
+      ' (' + h.toLocaleString() + ') is signed by validators holding more than two thirds of the voting power' };
+    try {
+      const lb = await waitGet('/v1/light/' + h);
+      const sb = JSON.parse(await medledger.checkLightBlock(chainID, lb.light_block));
+      line.ok = true;
+      line.detail = sb.signed_power.toLocaleString() + ' of ' + sb.total_power.toLocaleString() + ' voting power (' +
+        sb.validators + (sb.validators === 1 ? ' validator' : ' validators') + ') signed header ' + sb.header.block_hash;
+      return { line: line, header: sb.header };
+    } catch (e) {
+      line.ok = false;
+      line.detail = e && e.message ? e.message : String(e);
+      return { line: line, header: null };
     }
   }
 
@@ -319,14 +340,21 @@
       $('net-proof').dataset.state = 'no-proof';
       throw new Error('The node did not send a proof for this tx');
     }
-    const [block, next] = await Promise.all([header(s.height), header(s.height + 1)]);
     await cryptoModule();
-    const checks = await medledger.checkTxProof(hash, JSON.stringify(s), JSON.stringify(block), JSON.stringify(next));
+    const chainID = (await api('/v1/status')).body.chain_id;
+    const [vb, vn] = await Promise.all([verifiedHeader(chainID, s.height, 'header'), verifiedHeader(chainID, s.height + 1, 'next-header')]);
+    // A header that failed its check is replaced by the node's word, so the
+    // proof's own checks still say what they find; the verdict fails.
+    const block = vb.header || await waitGet('/v1/headers/' + s.height);
+    const next = vn.header || await waitGet('/v1/headers/' + (s.height + 1));
+    const checks = [vb.line, vn.line].concat(
+      await medledger.checkTxProof(hash, JSON.stringify(s), JSON.stringify(block), JSON.stringify(next)));
     showChecks(checks);
     const passed = checks.filter((c) => c.ok).length;
     if (passed === checks.length) {
       verdict('pass', '✓ Proof verified: tx ' + hash.slice(0, 12) + '… is in block ' + s.height.toLocaleString() +
-        ' and its result, ' + (s.code === 0 ? 'success' : 'failure (code ' + s.code + ')') + ', is committed by block ' + (s.height + 1).toLocaleString() + '.');
+        ' and its result, ' + (s.code === 0 ? 'success' : 'failure (code ' + s.code + ')') + ', is committed by block ' +
+        (s.height + 1).toLocaleString() + '; both headers are signed by the validators.');
     } else {
       verdict('fail', '✗ Proof check failed: ' + (checks.length - passed) + ' of ' + checks.length +
         ' checks failed. Do not rely on what this node says about this tx.');

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -46,4 +47,38 @@ func checkTxProof(_ js.Value, args []js.Value) any {
 	})
 }
 
-func init() { api["checkTxProof"] = checkTxProof }
+// checkLightBlock(chainID, lightBlock) → {header, signed_power, total_power, validators}
+//
+// checkLightBlock checks a light block, the base64 light_block of GET
+// /v1/light/{height}, with medledger.CheckLightBlock: its header's hash,
+// that its validator set is the one the header names, and that validators
+// holding more than two thirds of that set's voting power signed it. The
+// header is in the JSON form of GET /v1/headers/{height}, for
+// checkTxProof. Whether the validator set is the chain's is not checked:
+// that needs a trusted header, as the CLI's light client has.
+func checkLightBlock(_ js.Value, args []js.Value) any {
+	if len(args) != 2 {
+		return promise(func() (any, error) { return nil, errors.New("checkLightBlock(chainID, lightBlock)") })
+	}
+	chainID, b64 := args[0].String(), args[1].String()
+	return promise(func() (any, error) {
+		bz, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return nil, errors.New("the light block from the node is not base64")
+		}
+		sb, err := medledger.CheckLightBlock(chainID, bz)
+		if err != nil {
+			return nil, err
+		}
+		out, err := json.Marshal(sb)
+		if err != nil {
+			return nil, err
+		}
+		return string(out), nil
+	})
+}
+
+func init() {
+	api["checkTxProof"] = checkTxProof
+	api["checkLightBlock"] = checkLightBlock
+}
