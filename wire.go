@@ -120,6 +120,36 @@ type Header struct {
 	NumTxs          int       `json:"num_txs"`
 }
 
+// BlockList is a page of committed blocks, newest first: GET /v1/blocks.
+// Next is the before= value of the following (older) page, 0 when there is
+// none.
+type BlockList struct {
+	Latest int64          `json:"latest"`
+	Blocks []BlockSummary `json:"blocks"`
+	Next   int64          `json:"next,omitempty"`
+}
+
+// BlockSummary is a committed block's public metadata: its header's
+// height, time and proposer, its hash, and its txs' hashes, message types
+// and result codes. Nothing of any tx's content.
+type BlockSummary struct {
+	Height          int64       `json:"height"`
+	Time            time.Time   `json:"time"`
+	Hash            HexBytes    `json:"hash"`
+	ProposerAddress HexBytes    `json:"proposer_address"`
+	NumTxs          int         `json:"num_txs"`
+	Txs             []TxSummary `json:"txs"`
+}
+
+// TxSummary is one tx of a BlockSummary: its hash, its message type
+// (empty if the bytes do not decode as a medledger tx) and its result.
+type TxSummary struct {
+	Hash HexBytes `json:"hash"`
+	Type string   `json:"type"`
+	Code Kind     `json:"code"`
+	Kind string   `json:"kind,omitempty"`
+}
+
 // Validator is one member of the validator set.
 type Validator struct {
 	Address HexBytes `json:"address"`

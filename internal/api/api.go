@@ -40,6 +40,9 @@ type Chain interface {
 	// LightBlock and TxProof serve light clients (light.go).
 	LightBlock(ctx context.Context, height int64) (*medledger.LightBlock, error)
 	TxProof(ctx context.Context, hash []byte) (*medledger.TxProof, error)
+	// Blocks lists up to limit blocks below height before (0: from the
+	// latest), newest first; with txsOnly, only blocks with txs (blocks.go).
+	Blocks(ctx context.Context, before int64, limit int, txsOnly bool) (*medledger.BlockList, error)
 }
 
 // State is read access to committed authenticated state.

@@ -20,6 +20,7 @@ var schemas = map[string]any{
 	"TxStatus":        medledger.TxStatus{},
 	"StateProof":      medledger.StateProof{},
 	"LightBlock":      medledger.LightBlock{},
+	"BlockList":       medledger.BlockList{},
 	"Header":          medledger.Header{},
 	"NodeStatus":      medledger.NodeStatus{},
 	"Problem":         medledger.Problem{},

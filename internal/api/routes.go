@@ -44,7 +44,7 @@ var (
 
 func (s *Server) routes() []route {
 	var rs []route
-	for _, group := range [][]route{s.coreRoutes(), s.recordRoutes(), s.lightRoutes(), s.governanceRoutes(), s.replicaRoutes(), s.supplyRoutes(), s.epcisRoutes()} {
+	for _, group := range [][]route{s.coreRoutes(), s.recordRoutes(), s.lightRoutes(), s.blockRoutes(), s.governanceRoutes(), s.replicaRoutes(), s.supplyRoutes(), s.epcisRoutes()} {
 		rs = append(rs, group...)
 	}
 	return rs

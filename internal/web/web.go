@@ -85,6 +85,7 @@ var pages = []page{
 	{Path: "/", Template: "index.html", Title: "Your account", Module: true,
 		Scripts: []string{"portal.js", "records.js", "grants.js", "accesslog.js", "delegates.js", "clinician.js"}},
 	{Path: "/verify", Template: "verify.html", Title: "Verify a pack", Scripts: []string{"verify.js"}},
+	{Path: "/network", Template: "network.html", Title: "Network", Module: true, Scripts: []string{"network.js"}},
 }
 
 // pageData is what a page's template sees.

@@ -10,7 +10,6 @@
 package light
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -24,8 +23,6 @@ import (
 	"time"
 
 	dbm "github.com/cometbft/cometbft-db"
-	abci "github.com/cometbft/cometbft/abci/types"
-	"github.com/cometbft/cometbft/crypto/merkle"
 	cmtlight "github.com/cometbft/cometbft/light"
 	"github.com/cometbft/cometbft/light/provider"
 	"github.com/cometbft/cometbft/light/store"
@@ -313,46 +310,14 @@ func (p *httpProvider) ReportEvidence(context.Context, types.Evidence) error {
 // It checks that the proof is for the tx hash asked for (sha256 of the tx
 // bytes), that the tx is in block at the index claimed (Merkle proof to the
 // data hash), and that its result code is the one the block's results
-// commit to (Merkle proof to next's last results hash).
+// commit to (Merkle proof to next's last results hash). The checks are
+// medledger.CheckTxProof's, which the web portal runs in the browser too;
+// the first that fails is the error.
 func VerifyTx(hash []byte, st *medledger.TxStatus, block, next *medledger.Header) error {
-	fail := func(format string, args ...any) error {
-		return fmt.Errorf("%w: tx %X: %s", ErrVerification, hash, fmt.Sprintf(format, args...))
-	}
-	p := st.Proof
-	switch {
-	case p == nil || p.Result == nil:
-		return fail("the node sent no proof")
-	case !bytes.Equal(st.Hash, hash):
-		return fail("the node answered for tx %X", []byte(st.Hash))
-	case !bytes.Equal(medledger.TxHash(p.Tx), hash):
-		return fail("the proven tx bytes hash to %X", medledger.TxHash(p.Tx))
-	case p.Height != st.Height || p.Height != block.Height || next.Height != block.Height+1:
-		return fail("heights disagree: status %d, proof %d, headers %d and %d", st.Height, p.Height, block.Height, next.Height)
-	case p.Index != st.Index || p.Proof.Index != int64(p.Index) || p.Result.Proof.Index != int64(p.Index):
-		return fail("indexes disagree: status %d, proof %d", st.Index, p.Index)
-	case !bytes.Equal(p.DataHash, block.DataHash):
-		return fail("proof root %X is not the data hash %X of verified block %d", []byte(p.DataHash), []byte(block.DataHash), block.Height)
-	}
-	if err := merkleProof(p.Proof).Verify(block.DataHash, medledger.TxHash(p.Tx)); err != nil {
-		return fail("not included in block %d: %v", block.Height, err)
-	}
-	if err := merkleProof(p.Result.Proof).Verify(next.LastResultsHash, p.Result.Leaf); err != nil {
-		return fail("result not committed by block %d: %v", next.Height, err)
-	}
-	var res abci.ExecTxResult
-	if err := res.Unmarshal(p.Result.Leaf); err != nil {
-		return fail("result: %v", err)
-	}
-	if res.Code != uint32(st.Code) {
-		return fail("the node says code %d, the block's results say %d", st.Code, res.Code)
+	for _, c := range medledger.CheckTxProof(hash, st, block, next) {
+		if !c.OK {
+			return fmt.Errorf("%w: tx %X: %s", ErrVerification, hash, c.Detail)
+		}
 	}
 	return nil
-}
-
-func merkleProof(p medledger.MerkleProof) *merkle.Proof {
-	out := &merkle.Proof{Total: p.Total, Index: p.Index, LeafHash: p.LeafHash}
-	for _, a := range p.Aunts {
-		out.Aunts = append(out.Aunts, a)
-	}
-	return out
 }
