@@ -141,3 +141,22 @@ func TestAssetsCompressed(t *testing.T) {
 		}
 	}
 }
+
+// A stray or missing brace in the style sheet silently drops every rule
+// after it; count them.
+func TestStyleSheetBalanced(t *testing.T) {
+	css, err := embedded.ReadFile("static/portal.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	depth := 0
+	for i, line := range strings.Split(string(css), "\n") {
+		depth += strings.Count(line, "{") - strings.Count(line, "}")
+		if depth < 0 || depth > 2 {
+			t.Fatalf("portal.css line %d: braces nest %d deep", i+1, depth)
+		}
+	}
+	if depth != 0 {
+		t.Fatalf("portal.css ends %d braces deep", depth)
+	}
+}
