@@ -90,9 +90,15 @@ func (b *browser) enrol(base, passphrase string, c *client.Client, admin client.
 	return pub.ID
 }
 
-// tab shows one of the account page's views.
+// tab shows one of the account page's views and waits until it has
+// loaded: the router marks the tab current and the view starts loading in
+// the same task, so once the tab is current the view's state is its own.
 func tab(view string) chromedp.Action {
-	return chromedp.Click(`#views-tabs a[data-view="`+view+`"]`, chromedp.ByQuery)
+	return chromedp.Tasks{
+		chromedp.Click(`#views-tabs a[data-view="`+view+`"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#views-tabs a[data-view="`+view+`"][aria-current="page"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#view-`+view+`:not([data-state="loading"])`, chromedp.ByQuery),
+	}
 }
 
 // another starts a second Chromium with a fresh profile: a second person

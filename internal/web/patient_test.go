@@ -159,7 +159,7 @@ func TestPatientRecordsInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.run("delegates", chromedp.Click(`#views-tabs a[data-view="delegates"]`, chromedp.ByQuery),
+	p.run("delegates", tab("delegates"),
 		chromedp.WaitVisible(`#view-delegates[data-state="empty"]`, chromedp.ByQuery),
 		chromedp.SendKeys("#delegate-id", "not an id", chromedp.ByID),
 		chromedp.Click("#delegate-btn", chromedp.ByID), chromedp.WaitVisible("#error", chromedp.ByID))
@@ -196,7 +196,7 @@ func TestPatientRecordsInChromium(t *testing.T) {
 	// Erasure: the condition is erased at the patient's request; the
 	// timeline says one erased record is hidden, and nobody can read it.
 	condEntry := `#timeline li[data-record="` + cond.Record + `"]`
-	p.run("erase", chromedp.Click(`#views-tabs a[data-view="records"]`, chromedp.ByQuery),
+	p.run("erase", tab("records"),
 		chromedp.Click(condEntry+" details.danger-zone summary", chromedp.ByQuery),
 		p.shot("erase"),
 		chromedp.Evaluate(`window.confirm = () => true`, nil),

@@ -110,7 +110,7 @@ func TestSeedsScenarioInChromium(t *testing.T) {
 	if docsShots() {
 		p.elementShot("#view-records", filepath.Join("..", "..", "docs", "portal", "timeline.png"))
 	}
-	p.run("grants view", chromedp.Click(`#views-tabs a[data-view="grants"]`, chromedp.ByQuery),
+	p.run("grants view", tab("grants"),
 		chromedp.WaitVisible(`#view-grants[data-state="empty"]`, chromedp.ByQuery))
 	checkAccessible(t, p.ctx)
 	// Searching with nothing typed says what to type.
@@ -165,7 +165,7 @@ func TestSeedsScenarioInChromium(t *testing.T) {
 
 	// 5. The patient sees the read in the access log, then revokes.
 	refreshLog := chromedp.Tasks{chromedp.Click("#log-refresh", chromedp.ByID), chromedp.WaitVisible("#log-refresh:not([aria-busy])", chromedp.ByQuery)}
-	p.run("access log", chromedp.Click(`#views-tabs a[data-view="log"]`, chromedp.ByQuery))
+	p.run("access log", tab("log"))
 	docBEntry := fmt.Sprintf(`#view-log[data-state="loaded"] #log-list li[data-reader="%s"][data-basis="grant"]`, docBID)
 	p.waitFor("doctor B's read in the log", docBEntry, refreshLog)
 	entry := p.text(docBEntry)
@@ -176,7 +176,7 @@ func TestSeedsScenarioInChromium(t *testing.T) {
 	}
 	checkAccessible(t, p.ctx)
 	p.run("log shot", p.shot("5-access-log"))
-	p.run("revoke", chromedp.Click(`#views-tabs a[data-view="grants"]`, chromedp.ByQuery),
+	p.run("revoke", tab("grants"),
 		chromedp.WaitVisible(`#grant-list li[data-state="live"] button.danger`, chromedp.ByQuery),
 		chromedp.Evaluate(`window.confirm = () => true`, nil),
 		chromedp.Click(`#grant-list li[data-state="live"] button.danger`, chromedp.ByQuery),
