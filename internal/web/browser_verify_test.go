@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -137,44 +135,9 @@ func TestVerifyPageInChromium(t *testing.T) {
 	defer cancel()
 	expiry := seedSupply(t, ctx, client.New(base), reg)
 
-	shots := os.Getenv("MEDLEDGER_SCREENSHOTS")
-	if shots == "" {
-		shots = filepath.Join(t.TempDir(), "screenshots")
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshots: %s", shots)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox, // the tests run as root
-		chromedp.WindowSize(1280, 900),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	rec := &recorder{}
-	chromedp.ListenTarget(bctx, rec.listen)
-
 	step := 0
-	shot := func(name string) chromedp.Action {
-		return chromedp.ActionFunc(func(ctx context.Context) error {
-			var png []byte
-			if err := chromedp.FullScreenshot(&png, 100).Do(ctx); err != nil {
-				return err
-			}
-			step++
-			return os.WriteFile(filepath.Join(shots, fmt.Sprintf("verify-%02d-%s.png", step, name)), png, 0o644)
-		})
-	}
-	run := func(what string, actions ...chromedp.Action) {
-		t.Helper()
-		if err := chromedp.Run(bctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	b := newBrowser(t, ctx, chromium, screenshotDir(t), "verify", &step)
+	bctx, rec, shot, run := b.ctx, b.rec, b.shot, b.run
 
 	// result is what the page shows after a verification.
 	type result struct {
