@@ -56,6 +56,8 @@
       else dd.textContent = v;
       facts.append(el('dt', '', k), dd);
     };
+    const title = shownTitle(e.record);
+    if (title) fact('Record', title);
     if (e.reader !== e.patient) fact('Reader', idElement(e.reader));
     fact('Purpose', purposeName(e.purpose));
     fact('Allowed by', basisText(e, grants));
@@ -65,6 +67,18 @@
     }
     li.append(when, h, facts);
     return li;
+  }
+
+  // shownTitle is the title the timeline gave a record it decrypted, if it
+  // did: the log reads no record of its own, so a record the timeline has
+  // not opened is named by its category only.
+  function shownTitle(record) {
+    for (const li of document.querySelectorAll('#timeline li[data-record]')) {
+      if (li.dataset.record !== record || li.classList.contains('failed')) continue;
+      const h = li.querySelector('h3');
+      return h ? h.textContent : '';
+    }
+    return '';
   }
 
   function recordText(e, records) {

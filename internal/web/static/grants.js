@@ -119,6 +119,8 @@
     loading = mine;
     section.dataset.state = 'loading';
     status.textContent = 'Loading your grants…';
+    // No Revoke button of the list being replaced stays on screen to click.
+    list.replaceChildren();
     if (!$('grant-expires').value) $('grant-expires').value = dateInput(Date.now() / 1000 + 30 * DAY);
     $('grant-expires').min = dateInput(Date.now() / 1000 + DAY);
     try {
