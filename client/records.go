@@ -124,16 +124,11 @@ type RecordRef struct {
 // sealAndStore encrypts content under a fresh key, uploads it with a wrap
 // for each reader key, and anchors the version.
 func (c *Client) sealAndStore(ctx context.Context, author User, anchor *Anchor, content []byte, readers [][]byte) (*RecordRef, error) {
-	key, err := seal.NewContentKey()
+	ct, blob, key, err := account.SealVersion(content)
 	if err != nil {
 		return nil, err
 	}
 	defer key.Zero()
-	ct, err := seal.Encrypt(content, key)
-	if err != nil {
-		return nil, err
-	}
-	blob := medledger.BlobIDOf(ct)
 	if anchor.Version == 1 {
 		anchor.Record = records.IDFor(blob)
 	}

@@ -9,6 +9,7 @@ import (
 	"medledger/client"
 	"medledger/client/account"
 	"medledger/internal/identity"
+	"medledger/seal"
 )
 
 var cheap = account.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}
@@ -80,5 +81,34 @@ func TestBuildTx(t *testing.T) {
 	tx.ChainID = "chain-b"
 	if err := tx.VerifySignature(k.SigningPublicKey); err == nil {
 		t.Fatal("the signature verifies for another chain")
+	}
+}
+
+// SealVersion's ciphertext opens with its key and hashes to its blob ID,
+// and two sealings of the same content share neither key nor ciphertext.
+func TestSealVersion(t *testing.T) {
+	content := []byte(`{"resourceType":"Observation"}`)
+	ct, blob, key, err := account.SealVersion(content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer key.Zero()
+	if medledger.BlobIDOf(ct) != blob {
+		t.Fatal("the blob ID is not the ciphertext's")
+	}
+	pt, err := seal.Decrypt(ct, key)
+	if err != nil || string(pt) != string(content) {
+		t.Fatalf("decrypt: %q %v", pt, err)
+	}
+	ct2, blob2, key2, err := account.SealVersion(content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer key2.Zero()
+	if blob2 == blob || string(ct2) == string(ct) {
+		t.Fatal("two sealings of the same content are the same")
+	}
+	if _, err := seal.Decrypt(ct2, key); err == nil {
+		t.Fatal("one sealing's key opens another's ciphertext")
 	}
 }

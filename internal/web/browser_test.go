@@ -392,20 +392,7 @@ func TestPortalInChromium(t *testing.T) {
 
 	// A clinic's physician adds a lab result for the patient, sealed on the
 	// clinic's side for the patient's key.
-	admin, adminPub, err := client.GenerateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, docPub, err := client.GenerateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Send(ctx, client.SignerOf(reg), &client.AdmitOrg{Org: "clinic-z", OrgType: medledger.OrgClinic, Name: "Clinic Z", Licence: "Z-1", Admin: adminPub}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Send(ctx, admin.Signer, &client.EnrolMember{Keys: docPub, Roles: []medledger.Role{medledger.RolePhysician}}); err != nil {
-		t.Fatal(err)
-	}
+	_, doc := admitClinic(t, ctx, c, reg, "clinic-z", "Clinic Z")
 	if _, err := c.PutRecord(ctx, doc, key.ID, []byte(labResult), "Observation", "lab"); err != nil {
 		t.Fatal(err)
 	}

@@ -90,6 +90,28 @@ func (b *browser) enrol(base, passphrase string, c *client.Client, admin client.
 	return pub.ID
 }
 
+// admitClinic has the regulator admit a clinic and the clinic's admin
+// enrol a physician, both through the SDK; it returns the admin and the
+// physician.
+func admitClinic(t *testing.T, ctx context.Context, c *client.Client, reg *account.Key, org, name string) (admin, physician client.User) {
+	t.Helper()
+	admin, adminPub, err := client.GenerateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	physician, docPub, err := client.GenerateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, client.SignerOf(reg), &client.AdmitOrg{Org: org, OrgType: medledger.OrgClinic, Name: name, Licence: "L-" + org, Admin: adminPub}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, admin.Signer, &client.EnrolMember{Keys: docPub, Roles: []medledger.Role{medledger.RolePhysician}}); err != nil {
+		t.Fatal(err)
+	}
+	return admin, physician
+}
+
 // tab shows one of the account page's views and waits until it has
 // loaded: the router marks the tab current and the view starts loading in
 // the same task, so once the tab is current the view's state is its own.

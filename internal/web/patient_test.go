@@ -49,20 +49,7 @@ func TestPatientRecordsInChromium(t *testing.T) {
 	key := p.key(passphrase)
 
 	// Clinic A's physician adds three records and amends the lab result.
-	admin, adminPub, err := client.GenerateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, docPub, err := client.GenerateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Send(ctx, client.SignerOf(reg), &client.AdmitOrg{Org: "clinic-a", OrgType: medledger.OrgClinic, Name: "Clinic A", Licence: "A-1", Admin: adminPub}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Send(ctx, admin.Signer, &client.EnrolMember{Keys: docPub, Roles: []medledger.Role{medledger.RolePhysician}}); err != nil {
-		t.Fatal(err)
-	}
+	_, doc := admitClinic(t, ctx, c, reg, "clinic-a", "Clinic A")
 	lab, err := c.PutRecord(ctx, doc, pid, []byte(labResult), "Observation", "lab")
 	if err != nil {
 		t.Fatal(err)

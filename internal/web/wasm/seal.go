@@ -23,7 +23,7 @@ import (
 	"fmt"
 	"syscall/js"
 
-	"medledger"
+	"medledger/client/account"
 	"medledger/internal/records"
 	"medledger/seal"
 )
@@ -61,16 +61,11 @@ func sealRecord(_ js.Value, args []js.Value) any {
 			return nil, errors.New("a record needs the patient's key to be wrapped for")
 		}
 		readers = append(readers, k.EncryptionPublicKey)
-		key, err := seal.NewContentKey()
+		ct, blob, key, err := account.SealVersion(content)
 		if err != nil {
 			return nil, err
 		}
 		defer key.Zero()
-		ct, err := seal.Encrypt(content, key)
-		if err != nil {
-			return nil, err
-		}
-		blob := medledger.BlobIDOf(ct)
 		record := records.IDFor(blob) // a new record's ID, as the ledger checks it
 		wraps := js.Global().Get("Object").New()
 		done := map[string]bool{}
