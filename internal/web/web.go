@@ -7,7 +7,14 @@
 // Private keys and plaintext stay in the browser: the page keeps the key
 // file, encrypted under the user's passphrase, in IndexedDB, the crypto
 // module decrypts it and signs txs, and only signed txs and public keys are
-// sent to the node.
+// sent to the node. The module runs in a Web Worker (static/worker.js), so
+// Argon2id and sealing never freeze the page.
+//
+// The pages are listed once (pages) and share templates/layout.html and
+// static/common.js. The account page (/) shows the views an account's kind
+// may use as tabs: each view is a template (templates/<view>.html, a
+// section.view with data-kinds) and a script registering with ml.view.
+// The pages that need no keys (/verify, /network) are pages of their own.
 package web
 
 import (

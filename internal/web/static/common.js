@@ -209,20 +209,35 @@ window.ml = (function () {
 
   // ---- The crypto module
 
+  // loadModule starts the crypto module in a worker (worker.js) and sets
+  // the global medledger to a proxy with the module's functions: each
+  // returns a Promise, as the module's own do, and runs off this thread.
   async function loadModule(url) {
-    const go = new Go();
-    const ready = new Promise((resolve) => { window.medledgerReady = resolve; });
-    let result;
-    try {
-      result = await WebAssembly.instantiateStreaming(fetch(url), go.importObject);
-    } catch (e) {
-      // A proxy may have changed the content type; fall back to bytes.
-      const resp = await fetch(url);
-      if (!resp.ok) throw new Error('HTTP ' + resp.status);
-      result = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
-    }
-    go.run(result.instance);
-    await ready;
+    const body = document.body.dataset;
+    const worker = new Worker(body.worker);
+    const pending = new Map();
+    let next = 0;
+    worker.onmessage = (ev) => {
+      const p = pending.get(ev.data.id);
+      if (!p) return;
+      pending.delete(ev.data.id);
+      if (ev.data.error !== undefined) p.reject(new Error(ev.data.error));
+      else p.resolve(ev.data.value);
+    };
+    worker.onerror = (ev) => {
+      ev.preventDefault();
+      for (const p of pending.values()) p.reject(new Error(ev.message || 'the crypto module stopped'));
+      pending.clear();
+    };
+    const call = (msg) => new Promise((resolve, reject) => {
+      const id = ++next;
+      pending.set(id, { resolve: resolve, reject: reject });
+      worker.postMessage(Object.assign({ id: id }, msg));
+    });
+    const names = await call({ init: true, exec: body.wasmExec, wasm: url });
+    const proxy = {};
+    for (const name of names) proxy[name] = (...args) => call({ fn: name, args: args });
+    window.medledger = Object.freeze(proxy);
   }
 
   // markReady records the time from navigation to an interactive page, in
