@@ -48,7 +48,10 @@ func (tn *testnet) has(i int, b medledger.BlobID) bool {
 
 func (tn *testnet) waitFor(what string, cond func() bool) {
 	tn.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	// Retries back off 1, 2, 4, 8, 16 s: on a loaded machine (the race
+	// detector, other packages' tests alongside) a pull that missed its
+	// first tries needs more than 20 s to land.
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			tn.t.Fatalf("timed out waiting for %s", what)
