@@ -49,13 +49,8 @@
       h.append(el('span', 'badge ended', 'Refused'), ' ');
     }
     h.append(el('span', '', readerText(e, byOrg) + ' read ' + recordText(e, records)));
-    const facts = el('dl', 'facts small');
-    const fact = (k, v) => {
-      const dd = el('dd');
-      if (v instanceof Node) dd.append(v);
-      else dd.textContent = v;
-      facts.append(el('dt', '', k), dd);
-    };
+    const rows = [];
+    const fact = (k, v) => rows.push([k, v]);
     const title = shownTitle(e.record);
     if (title) fact('Record', title);
     if (e.reader !== e.patient) fact('Reader', idElement(e.reader));
@@ -65,7 +60,7 @@
       const em = emergencies.filter((x) => x.clinician === e.reader && x.start <= e.time).sort((a, b) => b.start - a.start)[0];
       if (em) fact('Reason given', ml.reasonName(em.reason));
     }
-    li.append(when, h, facts);
+    li.append(when, h, ml.facts(rows));
     return li;
   }
 

@@ -68,6 +68,19 @@ window.ml = (function () {
     return e;
   }
 
+  // facts returns a description list of [term, value] pairs; a value is
+  // text or a node (an account ID element, say).
+  function facts(pairs) {
+    const dl = el('dl', 'facts small');
+    for (const [k, v] of pairs) {
+      const dd = el('dd');
+      if (v instanceof Node) dd.append(v);
+      else dd.textContent = v;
+      dl.append(el('dt', '', k), dd);
+    }
+    return dl;
+  }
+
   function formatDate(s) {
     const d = new Date(s);
     if (!s || isNaN(d)) return '';
@@ -253,7 +266,7 @@ window.ml = (function () {
   });
 
   return {
-    $, el, sentence, say, fail, invalid, nextPaint, busy, formatDate, formatUnix,
+    $, el, facts, sentence, say, fail, invalid, nextPaint, busy, formatDate, formatUnix,
     NodeError, UNREACHABLE, problemText, api, signedHeaders, signedGet, sendTx, refreshNode, loadModule, markReady,
     orgs, shortID, idElement, roleName, purposeName, REASON, reasonName,
   };

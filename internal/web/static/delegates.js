@@ -36,10 +36,7 @@
     li.dataset.delegate = d.id;
     const rel = RELATION[d.relation] || d.relation;
     li.append(el('h3', '', rel));
-    const facts = el('dl', 'facts small');
-    const dd = el('dd');
-    dd.append(idElement(d.id));
-    facts.append(el('dt', '', 'Account'), dd, el('dt', '', 'Until'), el('dd', '', d.expires ? formatUnix(d.expires) : 'No end date'));
+    const facts = ml.facts([['Account', idElement(d.id)], ['Until', d.expires ? formatUnix(d.expires) : 'No end date']]);
     const b = el('button', 'danger', 'Remove');
     b.type = 'button';
     b.setAttribute('aria-label', 'Remove ' + rel.toLowerCase() + ' ' + d.id.slice(0, 8));

@@ -62,19 +62,14 @@
     const h = el('h3');
     h.append(el('span', '', who.text + ' '), badge(st.word, st.cls));
     li.append(h);
-    const facts = el('dl', 'facts small');
-    const fact = (k, v) => {
-      const dd = el('dd');
-      if (v instanceof Node) dd.append(v);
-      else dd.textContent = v;
-      facts.append(el('dt', '', k), dd);
-    };
+    const rows = [];
+    const fact = (k, v) => rows.push([k, v]);
     if (who.id) fact('Account', idElement(who.id));
     fact('Records', scopeText(g.scope));
     fact('Purpose', purposeName(g.purpose));
     fact(g.revoked || now >= g.expires ? 'Ended' : 'Until', g.revoked ? 'Revoked at block ' + g.revoked : formatUnix(g.expires));
     if (g.max_reads) fact('Reads', (g.reads || 0) + ' of ' + g.max_reads);
-    li.append(facts);
+    li.append(ml.facts(rows));
     if (st.cls === 'live') {
       const b = el('button', 'danger', 'Revoke');
       b.type = 'button';
@@ -93,13 +88,8 @@
     const h = el('h3');
     h.append(badge('Emergency access', 'alert'), el('span', '', ' by a clinician at ' + (o ? o.name : e.org)));
     li.append(h);
-    const facts = el('dl', 'facts small');
-    facts.append(el('dt', '', 'Clinician'), el('dd'));
-    facts.lastChild.append(idElement(e.clinician));
-    facts.append(el('dt', '', 'Reason given'), el('dd', '', ml.reasonName(e.reason)));
-    facts.append(el('dt', '', 'Declared'), el('dd', '', formatUnix(e.start)));
-    facts.append(el('dt', '', now >= e.expires ? 'Ended' : 'Until'), el('dd', '', formatUnix(e.expires)));
-    li.append(facts);
+    li.append(ml.facts([['Clinician', idElement(e.clinician)], ['Reason given', ml.reasonName(e.reason)],
+      ['Declared', formatUnix(e.start)], [now >= e.expires ? 'Ended' : 'Until', formatUnix(e.expires)]]));
     return li;
   }
 
